@@ -1,0 +1,30 @@
+@{
+    RootModule             = 'HouseSimilarity.psm1'
+    ModuleVersion          = '0.1.0'
+    GUID                   = '6f1c7a52-3d0e-4a57-9a43-58b1d2f0c7e4'
+    Author                 = 'HouseSimilarity'
+    CompanyName            = 'HouseSimilarity'
+    Copyright              = '(c) HouseSimilarity. MIT License.'
+    Description            = 'Finds duplicate and similar house photos: a Siamese CNN embeds each photo, a vector store searches them by Euclidean distance.'
+    PowerShellVersion      = '7.6'
+    CompatiblePSEditions   = @('Core')
+    FormatsToProcess       = @('HouseSimilarity.Format.ps1xml')
+    FunctionsToExport      = @()
+    CmdletsToExport        = @(
+        'Get-HouseEmbedding'
+        'Add-HouseVector'
+        'Find-SimilarHouse'
+        'Compare-HouseImage'
+        'Get-HouseCollection'
+        'Remove-HouseVector'
+        'Remove-HouseCollection'
+    )
+    VariablesToExport      = @()
+    AliasesToExport        = @()
+    PrivateData            = @{
+        PSData = @{
+            Tags       = @('image', 'duplicate', 'similarity', 'onnx', 'vector-search', 'real-estate')
+            LicenseUri = 'https://opensource.org/licenses/MIT'
+        }
+    }
+}

@@ -1,0 +1,112 @@
+#!/usr/bin/env pwsh
+<#
+.SYNOPSIS
+    Builds, tests and demonstrates the HouseSimilarity module.
+.EXAMPLE
+    ./build.ps1                 # Build: out/HouseSimilarity is an importable module
+    ./build.ps1 -Task Test      # Build, then xunit + Pester; prints "N passed, N failed"
+    ./build.ps1 -Task Demo      # Build, then find similar and duplicate photos among the samples
+#>
+[CmdletBinding()]
+param(
+    [ValidateSet('Build', 'Test', 'Demo', 'Model', 'Bench')]
+    [string[]] $Task = 'Build',
+
+    [ValidateSet('Debug', 'Release')]
+    [string] $Configuration = 'Release'
+)
+
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+$root = $PSScriptRoot
+$out = Join-Path $root 'out'
+$moduleDir = Join-Path $out 'HouseSimilarity'
+$samplesDir = Join-Path $out 'samples'
+$toolDir = Join-Path $out 'tool'
+$sharedHouses = Join-Path $root '..' 'shared' 'data' 'houses'
+
+function Invoke-Native([string] $File, [string[]] $Arguments) {
+    & $File @Arguments
+    if ($LASTEXITCODE -ne 0) { throw "$File $($Arguments -join ' ') failed with exit code $LASTEXITCODE" }
+}
+
+function Invoke-Build {
+    # Publishing for this machine's runtime copies only its native libraries (not ONNX Runtime's other platforms).
+    $rid = [System.Runtime.InteropServices.RuntimeInformation]::RuntimeIdentifier
+    if (Test-Path $moduleDir) { Remove-Item $moduleDir -Recurse -Force }
+    Invoke-Native dotnet @('publish', "$root/src/HouseSimilarity/HouseSimilarity.csproj", '-c', $Configuration, '-r', $rid,
+        '--self-contained', 'false', '-o', "$moduleDir/bin", '-p:GenerateDocumentationFile=false', '--nologo', '-v', 'quiet')
+    Copy-Item "$root/HouseSimilarity.psd1", "$root/src/HouseSimilarity/module/*" -Destination $moduleDir
+    Get-ChildItem "$moduleDir/bin" -Filter *.pdb | Remove-Item
+    Invoke-Native dotnet @('build', "$root/src/HouseSimilarity.Tools/HouseSimilarity.Tools.csproj", '-c', $Configuration,
+        '-o', $toolDir, '--nologo', '-v', 'quiet')
+    Invoke-Native dotnet @("$toolDir/hstool.dll", 'make-samples', '--data', "$root/samples/houses", '--out', $samplesDir)
+    $size = (Get-ChildItem $moduleDir -Recurse -File | Measure-Object Length -Sum).Sum / 1MB
+    Write-Host ("Built {0} ({1:N0} MB) and samples in {2}" -f $moduleDir, $size, $samplesDir)
+}
+
+function Invoke-Test {
+    $results = Join-Path $out 'test-results'
+    New-Item -ItemType Directory -Force $results | Out-Null
+
+    $xunitLog = Join-Path $results 'xunit.log'
+    dotnet test "$root/tests/HouseSimilarity.Core.Tests/HouseSimilarity.Core.Tests.csproj" -c $Configuration --nologo 2>&1 |
+        Tee-Object -FilePath $xunitLog | Out-Host
+    $summary = Select-String -Path $xunitLog -Pattern 'Failed:\s+(\d+), Passed:\s+(\d+)' | Select-Object -Last 1
+    $xunitFailed = if ($summary) { [int]$summary.Matches[0].Groups[1].Value } else { 1 }
+    $xunitPassed = if ($summary) { [int]$summary.Matches[0].Groups[2].Value } else { 0 }
+
+    # Pester runs in a fresh pwsh -NoProfile, importing the built module the way a user does.
+    $pesterJson = Join-Path $results 'pester.json'
+    $pester = Get-PesterModule
+    $script = "Import-Module '$pester'; `$c = New-PesterConfiguration; `$c.Run.Path = '$root/tests'; `$c.Run.PassThru = `$true; " +
+        "`$c.Output.Verbosity = 'Detailed'; `$r = Invoke-Pester -Configuration `$c; " +
+        "@{ Passed = `$r.PassedCount; Failed = `$r.FailedCount + `$r.FailedBlocksCount + `$r.FailedContainersCount } | ConvertTo-Json | Set-Content '$pesterJson'"
+    & ([System.Diagnostics.Process]::GetCurrentProcess().MainModule.FileName) -NoProfile -NonInteractive -Command $script | Out-Host
+    $pesterResult = if (Test-Path $pesterJson) { Get-Content $pesterJson -Raw | ConvertFrom-Json } else { [pscustomobject]@{ Passed = 0; Failed = 1 } }
+
+    $passed = $xunitPassed + $pesterResult.Passed
+    $failed = $xunitFailed + $pesterResult.Failed
+    Write-Host "xunit: $xunitPassed passed, $xunitFailed failed; Pester: $($pesterResult.Passed) passed, $($pesterResult.Failed) failed"
+    Write-Host "$passed passed, $failed failed"
+    if ($failed -gt 0) { exit 1 }
+}
+
+function Get-PesterModule {
+    # Pester 6.2.0 comes from NuGet as a package download of the test project.
+    $packages = if ($env:NUGET_PACKAGES) { $env:NUGET_PACKAGES } else { Join-Path ([Environment]::GetFolderPath('UserProfile')) '.nuget' 'packages' }
+    $psd1 = Join-Path $packages 'pester' '6.2.0' 'tools' 'Pester.psd1'
+    if (-not (Test-Path $psd1)) { Invoke-Native dotnet @('restore', "$root/tests/HouseSimilarity.Core.Tests/HouseSimilarity.Core.Tests.csproj", '--nologo') }
+    $psd1
+}
+
+function Invoke-Demo {
+    & ([System.Diagnostics.Process]::GetCurrentProcess().MainModule.FileName) -NoProfile -NonInteractive -File "$root/tools/demo.ps1" -Module $moduleDir -Samples $samplesDir
+    if ($LASTEXITCODE -ne 0) { throw "The demo failed." }
+}
+
+function Invoke-Model {
+    if (-not (Test-Path $sharedHouses)) { throw "Fitting the head needs the development photos in $sharedHouses." }
+    Invoke-Native dotnet @("$toolDir/hstool.dll", 'fit-pca', '--data', $sharedHouses, '--models', "$moduleDir/bin/models", '--out', "$root/models")
+}
+
+function Invoke-Bench {
+    & ([System.Diagnostics.Process]::GetCurrentProcess().MainModule.FileName) -NoProfile -NonInteractive -File "$root/bench/Invoke-Benchmark.ps1" -Module $moduleDir -Photos $sharedHouses -Tool "$toolDir/hstool.dll"
+    if ($LASTEXITCODE -ne 0) { throw "The benchmark failed." }
+}
+
+Push-Location $root
+try {
+    Invoke-Build
+    foreach ($t in $Task) {
+        switch ($t) {
+            'Test' { Invoke-Test }
+            'Demo' { Invoke-Demo }
+            'Model' { Invoke-Model; Invoke-Build }
+            'Bench' { Invoke-Bench }
+        }
+    }
+}
+finally {
+    Pop-Location
+}

@@ -1,0 +1,189 @@
+using System.Security.Cryptography;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Formats;
+using SixLabors.ImageSharp.Formats.Gif;
+using SixLabors.ImageSharp.Formats.Jpeg;
+using SixLabors.ImageSharp.Formats.Png;
+using SixLabors.ImageSharp.Formats.Tiff;
+using SixLabors.ImageSharp.Metadata;
+using SixLabors.ImageSharp.PixelFormats;
+using SixLabors.ImageSharp.Processing;
+
+namespace HouseSimilarity.Imaging;
+
+/// <summary>A decoded photo reduced to the model's input, plus facts about the file.</summary>
+public sealed class LoadedImage
+{
+    public required string Path { get; init; }
+    public required string Sha256 { get; init; }
+    /// <summary>Size after EXIF orientation was applied.</summary>
+    public required int Width { get; init; }
+    public required int Height { get; init; }
+    /// <summary>Planar R, G, B planes of InputSize² values in 0..255 (the backbone's convention).</summary>
+    public required float[] Pixels { get; init; }
+}
+
+/// <summary>Limits that keep a huge or hostile file from exhausting memory.</summary>
+public sealed record ImageLimits(long MaxFileBytes = 256L << 20, long MaxPixels = 120_000_000, int MaxSide = 30_000)
+{
+    public static ImageLimits Default { get; } = new();
+}
+
+/// <summary>
+/// Decodes any format ImageSharp reads, applies EXIF orientation, flattens alpha onto white, and
+/// resizes the whole photo (no crop, so borders and crops stay visible to the model) to the input size.
+/// </summary>
+public sealed class HouseImageLoader
+{
+    public const int InputSize = 224;
+
+    private readonly Configuration _configuration;
+    private readonly ImageLimits _limits;
+
+    public HouseImageLoader(ImageLimits? limits = null)
+    {
+        _limits = limits ?? ImageLimits.Default;
+        _configuration = Configuration.Default.Clone();
+        // Animated or multi-page files: only the first frame is a photo worth comparing, and decoding all frames costs memory.
+        _configuration.ImageFormatsManager.SetDecoder(GifFormat.Instance, new GifDecoder { DecodingMode = FrameDecodingMode.First });
+        _configuration.ImageFormatsManager.SetDecoder(TiffFormat.Instance, new TiffDecoder { DecodingMode = FrameDecodingMode.First });
+    }
+
+    public LoadedImage Load(string path)
+    {
+        byte[] bytes = ReadBytes(path);
+        using var image = Decode(path, bytes);
+        image.Mutate(x => x.AutoOrient());
+        int width = image.Width, height = image.Height;
+        image.Mutate(x => x.Resize(new ResizeOptions
+        {
+            Size = new Size(InputSize, InputSize),
+            Mode = ResizeMode.Stretch,
+            Sampler = KnownResamplers.Triangle,
+        }));
+        return new LoadedImage
+        {
+            Path = path,
+            Sha256 = Convert.ToHexStringLower(SHA256.HashData(bytes)),
+            Width = width,
+            Height = height,
+            Pixels = ToPlanarRgb(image),
+        };
+    }
+
+    /// <summary>SHA-256 of the file's bytes, lower-case hex.</summary>
+    public string HashFile(string path) => Convert.ToHexStringLower(SHA256.HashData(ReadBytes(path)));
+
+    private byte[] ReadBytes(string path)
+    {
+        try
+        {
+            var info = new FileInfo(path);
+            if (!info.Exists)
+            {
+                throw new HouseImageException(path, Directory.Exists(path) ? ImageFailure.UnsupportedFormat : ImageFailure.NotFound,
+                    Directory.Exists(path) ? "it is a directory, not an image file" : "the file does not exist");
+            }
+            if (info.Length > _limits.MaxFileBytes)
+            {
+                throw new HouseImageException(path, ImageFailure.TooLarge,
+                    $"the file is {info.Length / (1 << 20)} MiB, over the limit of {_limits.MaxFileBytes / (1 << 20)} MiB");
+            }
+            if (info.Length == 0)
+            {
+                throw new HouseImageException(path, ImageFailure.Corrupt, "the file is empty");
+            }
+            return File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new HouseImageException(path, ImageFailure.Unreadable, e.Message, e);
+        }
+    }
+
+    private Image<Rgb24> Decode(string path, byte[] bytes)
+    {
+        try
+        {
+            IImageInfo? info = Image.Identify(_configuration, bytes, out IImageFormat? format);
+            if (info is null || format is null)
+            {
+                throw new HouseImageException(path, ImageFailure.UnsupportedFormat,
+                    "not an image in a supported format (JPEG, PNG, GIF, BMP, TIFF, TGA, WebP, PBM)");
+            }
+            if (info.Width <= 0 || info.Height <= 0 || info.Width > _limits.MaxSide || info.Height > _limits.MaxSide
+                || (long)info.Width * info.Height > _limits.MaxPixels)
+            {
+                throw new HouseImageException(path, ImageFailure.TooLarge,
+                    $"the image declares {info.Width}x{info.Height} pixels, over the limit of {_limits.MaxPixels:N0} pixels");
+            }
+            if (IsTruncated(bytes, format))
+            {
+                throw new HouseImageException(path, ImageFailure.Corrupt, $"the {format.Name} data is truncated (no end-of-image marker)");
+            }
+            if (info.PixelType?.AlphaRepresentation is PixelAlphaRepresentation.Associated or PixelAlphaRepresentation.Unassociated)
+            {
+                using var rgba = Image.Load<Rgba32>(_configuration, bytes);
+                rgba.Mutate(x => x.BackgroundColor(Color.White));
+                return rgba.CloneAs<Rgb24>();
+            }
+            return Image.Load<Rgb24>(_configuration, bytes);
+        }
+        catch (HouseImageException) { throw; }
+        catch (UnknownImageFormatException e)
+        {
+            throw new HouseImageException(path, ImageFailure.UnsupportedFormat, "not an image in a supported format", e);
+        }
+        catch (Exception e) when (e is ImageFormatException or NotSupportedException or InvalidOperationException
+                                      or ArgumentException or IndexOutOfRangeException or EndOfStreamException)
+        {
+            throw new HouseImageException(path, ImageFailure.Corrupt, $"the image data is damaged ({e.Message})", e);
+        }
+        catch (OutOfMemoryException e)
+        {
+            throw new HouseImageException(path, ImageFailure.TooLarge, "the image needs more memory than is available", e);
+        }
+    }
+
+    /// <summary>
+    /// ImageSharp fills a cut-off JPEG or PNG with grey instead of failing; a photo cut short would then be
+    /// embedded as garbage, so files without their end marker are refused.
+    /// </summary>
+    internal static bool IsTruncated(ReadOnlySpan<byte> bytes, IImageFormat format)
+    {
+        if (format is JpegFormat)
+        {
+            // Scan data stuffs every 0xFF, so the last SOS marker belongs to the main image (not the EXIF thumbnail),
+            // and a complete file has an EOI marker after it.
+            int sos = bytes.LastIndexOf([(byte)0xFF, (byte)0xDA]);
+            return sos < 0 || bytes[sos..].IndexOf([(byte)0xFF, (byte)0xD9]) < 0;
+        }
+        if (format is PngFormat)
+        {
+            ReadOnlySpan<byte> tail = bytes.Length > 64 ? bytes[^64..] : bytes;
+            return tail.IndexOf("IEND"u8) < 0;
+        }
+        return false;
+    }
+
+    private static float[] ToPlanarRgb(Image<Rgb24> image)
+    {
+        const int plane = InputSize * InputSize;
+        var pixels = new float[3 * plane];
+        image.ProcessPixelRows(rows =>
+        {
+            for (int y = 0; y < rows.Height; y++)
+            {
+                Span<Rgb24> row = rows.GetRowSpan(y);
+                int offset = y * InputSize;
+                for (int x = 0; x < row.Length; x++)
+                {
+                    pixels[offset + x] = row[x].R;
+                    pixels[plane + offset + x] = row[x].G;
+                    pixels[2 * plane + offset + x] = row[x].B;
+                }
+            }
+        });
+        return pixels;
+    }
+}

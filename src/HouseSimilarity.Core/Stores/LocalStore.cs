@@ -1,0 +1,339 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Microsoft.Data.Sqlite;
+
+namespace HouseSimilarity.Stores;
+
+/// <summary>
+/// The embedded default store: one SQLite file (WAL, synchronous=FULL, so a committed batch survives a
+/// killed process) and exact SIMD search over an in-memory copy of the vectors, reloaded only when the
+/// collection's generation counter says another writer changed it.
+/// </summary>
+public sealed class LocalStore : IHouseStore
+{
+    public const string FileName = "houses.db";
+
+    private static readonly ConcurrentDictionary<(string File, string Collection), Snapshot> Snapshots = new();
+
+    private readonly SqliteConnection _connection;
+    private readonly string _file;
+
+    public string Backend => "Local";
+    public string Location => _file;
+    public string Collection { get; }
+
+    public LocalStore(string? file, string collection = CollectionName.Default)
+    {
+        Collection = CollectionName.Validate(collection);
+        _file = Path.GetFullPath(file ?? DefaultFile);
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(_file)!);
+            _connection = new SqliteConnection(new SqliteConnectionStringBuilder
+            {
+                DataSource = _file,
+                Mode = SqliteOpenMode.ReadWriteCreate,
+                DefaultTimeout = 30,
+                Pooling = true,
+            }.ToString());
+            _connection.Open();
+            Execute("""
+                PRAGMA journal_mode = WAL;
+                PRAGMA synchronous = FULL;
+                CREATE TABLE IF NOT EXISTS collections (
+                    name TEXT PRIMARY KEY, model_id TEXT NOT NULL, dimension INTEGER NOT NULL,
+                    created_utc TEXT NOT NULL, generation INTEGER NOT NULL DEFAULT 0);
+                CREATE TABLE IF NOT EXISTS vectors (
+                    collection TEXT NOT NULL, id TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL,
+                    width INTEGER NOT NULL, height INTEGER NOT NULL, added_utc TEXT NOT NULL, vector BLOB NOT NULL,
+                    PRIMARY KEY (collection, id)) WITHOUT ROWID;
+                """);
+        }
+        catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
+        {
+            throw new HouseStoreException($"Cannot open the local store '{_file}': {e.Message}", e);
+        }
+    }
+
+    /// <summary>$XDG_DATA_HOME/HouseSimilarity/houses.db (on Windows under %LOCALAPPDATA%).</summary>
+    public static string DefaultFile
+    {
+        get
+        {
+            string? xdg = Environment.GetEnvironmentVariable("XDG_DATA_HOME");
+            string root = !string.IsNullOrEmpty(xdg) ? xdg : Environment.GetFolderPath(
+                Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create);
+            return Path.Combine(root, "HouseSimilarity", FileName);
+        }
+    }
+
+    public Task<HouseCollection?> GetCollectionAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult(ReadCollections(Collection).FirstOrDefault());
+
+    public Task<IReadOnlyList<HouseCollection>> ListCollectionsAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult<IReadOnlyList<HouseCollection>>(ReadCollections(null));
+
+    private List<HouseCollection> ReadCollections(string? name)
+    {
+        using var command = Command("""
+            SELECT c.name, c.model_id, c.dimension, (SELECT count(*) FROM vectors v WHERE v.collection = c.name)
+            FROM collections c WHERE $name IS NULL OR c.name = $name ORDER BY c.name
+            """, ("$name", (object?)name ?? DBNull.Value));
+        using var reader = command.ExecuteReader();
+        var result = new List<HouseCollection>();
+        while (reader.Read())
+        {
+            result.Add(new HouseCollection
+            {
+                Name = reader.GetString(0), ModelId = reader.GetString(1), Dimension = reader.GetInt32(2),
+                Count = reader.GetInt64(3), Backend = Backend, Location = _file,
+            });
+        }
+        return result;
+    }
+
+    public Task UpsertAsync(IReadOnlyList<HouseEmbedding> records, CancellationToken cancellationToken = default)
+    {
+        if (records.Count == 0)
+        {
+            return Task.CompletedTask;
+        }
+        using var transaction = _connection.BeginTransaction(deferred: false);
+        string modelId = records[0].ModelId;
+        EnsureCollection(modelId, records[0].Vector.Length);
+        using var upsert = Command("""
+            INSERT INTO vectors (collection, id, path, sha256, width, height, added_utc, vector)
+            VALUES ($c, $id, $path, $sha, $w, $h, $added, $vector)
+            ON CONFLICT (collection, id) DO UPDATE SET path = excluded.path, sha256 = excluded.sha256,
+                width = excluded.width, height = excluded.height, added_utc = excluded.added_utc, vector = excluded.vector
+            """, ("$c", Collection), ("$id", ""), ("$path", ""), ("$sha", ""), ("$w", 0), ("$h", 0), ("$added", ""),
+            ("$vector", Array.Empty<byte>()));
+        string added = DateTime.UtcNow.ToString("O");
+        foreach (var record in records)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (record.ModelId != modelId)
+            {
+                throw new ArgumentException("All records of one batch must come from the same model.", nameof(records));
+            }
+            upsert.Parameters["$id"].Value = record.Id;
+            upsert.Parameters["$path"].Value = record.Path;
+            upsert.Parameters["$sha"].Value = record.Sha256;
+            upsert.Parameters["$w"].Value = record.Width;
+            upsert.Parameters["$h"].Value = record.Height;
+            upsert.Parameters["$added"].Value = added;
+            upsert.Parameters["$vector"].Value = MemoryMarshal.AsBytes(record.Vector.AsSpan()).ToArray();
+            upsert.ExecuteNonQuery();
+        }
+        BumpGeneration();
+        transaction.Commit();
+        return Task.CompletedTask;
+    }
+
+    private void EnsureCollection(string modelId, int dimension)
+    {
+        using var read = Command("SELECT model_id FROM collections WHERE name = $c", ("$c", Collection));
+        if (read.ExecuteScalar() is string stored)
+        {
+            if (stored != modelId)
+            {
+                throw new ModelMismatchException(Collection, stored, modelId);
+            }
+            return;
+        }
+        using var create = Command(
+            "INSERT INTO collections (name, model_id, dimension, created_utc) VALUES ($c, $m, $d, $t)",
+            ("$c", Collection), ("$m", modelId), ("$d", dimension), ("$t", DateTime.UtcNow.ToString("O")));
+        create.ExecuteNonQuery();
+    }
+
+    private void BumpGeneration()
+    {
+        using var bump = Command("UPDATE collections SET generation = generation + 1 WHERE name = $c", ("$c", Collection));
+        bump.ExecuteNonQuery();
+    }
+
+    public Task<IReadOnlyList<HouseMatch>> SearchAsync(float[] vector, string modelId, int top, DistanceMetric metric,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(top, 1);
+        Snapshot snapshot = LoadSnapshot(modelId);
+        if (snapshot.Ids.Length == 0)
+        {
+            return Task.FromResult<IReadOnlyList<HouseMatch>>([]);
+        }
+        if (vector.Length != snapshot.Dimension)
+        {
+            throw new ArgumentException($"The query has {vector.Length} dimensions; the collection has {snapshot.Dimension}.");
+        }
+        List<(int Index, float Distance)> nearest = snapshot.Nearest(vector, top, metric, cancellationToken);
+        var matches = new List<HouseMatch>(nearest.Count);
+        foreach (var (index, distance) in nearest)
+        {
+            HouseRecord record = Get(snapshot.Ids[index]) ?? throw new InvalidOperationException("The snapshot is stale.");
+            double l2 = metric == DistanceMetric.L2 ? distance : VectorMath.L2(vector, record.Vector);
+            matches.Add(new HouseMatch
+            {
+                Rank = matches.Count + 1, Id = record.Id, Path = record.Path, Distance = distance,
+                Similarity = VectorMath.Similarity(l2), Metric = metric, Sha256 = record.Sha256,
+                Width = record.Width, Height = record.Height,
+            });
+        }
+        return Task.FromResult<IReadOnlyList<HouseMatch>>(matches);
+    }
+
+    private Snapshot LoadSnapshot(string modelId)
+    {
+        using var read = Command("SELECT model_id, generation, dimension FROM collections WHERE name = $c", ("$c", Collection));
+        using (var reader = read.ExecuteReader())
+        {
+            if (!reader.Read())
+            {
+                return Snapshot.Empty;
+            }
+            string stored = reader.GetString(0);
+            if (stored != modelId)
+            {
+                throw new ModelMismatchException(Collection, stored, modelId);
+            }
+            long generation = reader.GetInt64(1);
+            int dimension = reader.GetInt32(2);
+            var key = (_file, Collection);
+            if (Snapshots.TryGetValue(key, out var cached) && cached.Generation == generation)
+            {
+                return cached;
+            }
+            var snapshot = ReadSnapshot(generation, dimension);
+            Snapshots[key] = snapshot;
+            return snapshot;
+        }
+    }
+
+    private Snapshot ReadSnapshot(long generation, int dimension)
+    {
+        using var transaction = _connection.BeginTransaction(deferred: true);
+        using var count = Command("SELECT count(*) FROM vectors WHERE collection = $c", ("$c", Collection));
+        int n = Convert.ToInt32(count.ExecuteScalar());
+        var ids = new string[n];
+        var matrix = new float[(long)n * dimension];
+        using var read = Command("SELECT id, vector FROM vectors WHERE collection = $c ORDER BY id", ("$c", Collection));
+        using var reader = read.ExecuteReader();
+        int row = 0;
+        while (reader.Read() && row < n)
+        {
+            ids[row] = reader.GetString(0);
+            var bytes = (byte[])reader.GetValue(1);
+            MemoryMarshal.Cast<byte, float>(bytes).CopyTo(matrix.AsSpan(row * dimension, dimension));
+            row++;
+        }
+        return new Snapshot(generation, dimension, ids, matrix);
+    }
+
+    public Task<HouseRecord?> GetAsync(string id, CancellationToken cancellationToken = default) => Task.FromResult(Get(id));
+
+    private HouseRecord? Get(string id)
+    {
+        using var command = Command(SelectRecord + " AND v.id = $id", ("$c", Collection), ("$id", id));
+        using var reader = command.ExecuteReader();
+        return reader.Read() ? ReadRecord(reader) : null;
+    }
+
+    public async IAsyncEnumerable<HouseRecord> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        using var command = Command(SelectRecord + " ORDER BY v.id", ("$c", Collection));
+        using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (reader.Read())
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return ReadRecord(reader);
+        }
+    }
+
+    private const string SelectRecord = """
+        SELECT v.id, v.path, v.sha256, v.width, v.height, v.added_utc, c.model_id, v.vector
+        FROM vectors v JOIN collections c ON c.name = v.collection WHERE v.collection = $c
+        """;
+
+    private HouseRecord ReadRecord(SqliteDataReader reader) => new()
+    {
+        Id = reader.GetString(0), Path = reader.GetString(1), Sha256 = reader.GetString(2),
+        Width = reader.GetInt32(3), Height = reader.GetInt32(4),
+        AddedUtc = DateTime.Parse(reader.GetString(5), null, System.Globalization.DateTimeStyles.RoundtripKind),
+        ModelId = reader.GetString(6), Vector = MemoryMarshal.Cast<byte, float>((byte[])reader.GetValue(7)).ToArray(),
+        Collection = Collection,
+    };
+
+    public Task<bool> RemoveAsync(string id, CancellationToken cancellationToken = default)
+    {
+        using var transaction = _connection.BeginTransaction(deferred: false);
+        using var delete = Command("DELETE FROM vectors WHERE collection = $c AND id = $id", ("$c", Collection), ("$id", id));
+        bool removed = delete.ExecuteNonQuery() > 0;
+        if (removed)
+        {
+            BumpGeneration();
+        }
+        transaction.Commit();
+        return Task.FromResult(removed);
+    }
+
+    public Task<bool> DropCollectionAsync(CancellationToken cancellationToken = default)
+    {
+        using var transaction = _connection.BeginTransaction(deferred: false);
+        using var vectors = Command("DELETE FROM vectors WHERE collection = $c", ("$c", Collection));
+        vectors.ExecuteNonQuery();
+        using var collection = Command("DELETE FROM collections WHERE name = $c", ("$c", Collection));
+        bool dropped = collection.ExecuteNonQuery() > 0;
+        transaction.Commit();
+        Snapshots.TryRemove((_file, Collection), out _);
+        return Task.FromResult(dropped);
+    }
+
+    private SqliteCommand Command(string sql, params (string Name, object Value)[] parameters)
+    {
+        var command = _connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+        return command;
+    }
+
+    private void Execute(string sql)
+    {
+        using var command = Command(sql);
+        command.ExecuteNonQuery();
+    }
+
+    public void Dispose() => _connection.Dispose();
+
+    /// <summary>The vectors of one collection generation, rows in Id order.</summary>
+    private sealed record Snapshot(long Generation, int Dimension, string[] Ids, float[] Matrix)
+    {
+        public static Snapshot Empty { get; } = new(-1, 0, [], []);
+
+        public List<(int Index, float Distance)> Nearest(float[] query, int top, DistanceMetric metric, CancellationToken ct)
+        {
+            const int chunk = 16_384;
+            int chunks = (Ids.Length + chunk - 1) / chunk;
+            var partial = new TopK[chunks];
+            Parallel.For(0, chunks, new ParallelOptions { CancellationToken = ct }, c =>
+            {
+                var best = new TopK(top);
+                int end = Math.Min(Ids.Length, (c + 1) * chunk);
+                for (int row = c * chunk; row < end; row++)
+                {
+                    var candidate = Matrix.AsSpan(row * Dimension, Dimension);
+                    best.Offer(row, (float)VectorMath.Distance(query, candidate, metric));
+                }
+                partial[c] = best;
+            });
+            for (int c = 1; c < chunks; c++)
+            {
+                partial[0].Merge(partial[c]);
+            }
+            return partial[0].Drain();
+        }
+    }
+}

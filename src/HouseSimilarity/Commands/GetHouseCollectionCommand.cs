@@ -1,0 +1,34 @@
+using System.Management.Automation;
+
+namespace HouseSimilarity.Commands;
+
+/// <summary>Lists the collections of a store with their size and model.</summary>
+[Cmdlet(VerbsCommon.Get, "HouseCollection")]
+[OutputType(typeof(HouseCollection))]
+public sealed class GetHouseCollectionCommand : HouseStoreCmdletBase
+{
+    /// <summary>Collection names to list; wildcards allowed. Default: all.</summary>
+    [Parameter(Position = 0)]
+    [SupportsWildcards]
+    [ArgumentCompleter(typeof(CollectionCompleter))]
+    public string[] Name { get; set; } = ["*"];
+
+    protected override void EndProcessing()
+    {
+        var patterns = Name.Select(n => WildcardPattern.Get(n, WildcardOptions.IgnoreCase)).ToList();
+        using var store = OpenStore(Stores.CollectionName.Default);
+        var collections = Wait(store.ListCollectionsAsync);
+        foreach (var collection in collections.Where(c => patterns.Any(p => p.IsMatch(c.Name))))
+        {
+            WriteObject(collection);
+        }
+        foreach (string name in Name.Where(n => !WildcardPattern.ContainsWildcardCharacters(n)))
+        {
+            if (!collections.Any(c => string.Equals(c.Name, name, StringComparison.OrdinalIgnoreCase)))
+            {
+                WriteError(new ErrorRecord(new ItemNotFoundException($"Collection '{name}' does not exist in {store.Location}."),
+                    "CollectionNotFound", ErrorCategory.ObjectNotFound, name));
+            }
+        }
+    }
+}

@@ -1,0 +1,60 @@
+using System.Management.Automation;
+
+namespace HouseSimilarity.Commands;
+
+/// <summary>Removes stored photos by path or Id; the photo files themselves are not touched.</summary>
+[Cmdlet(VerbsCommon.Remove, "HouseVector", DefaultParameterSetName = "Path", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType(typeof(HouseRecord))]
+public sealed class RemoveHouseVectorCommand : HouseCollectionCmdletBase
+{
+    /// <summary>Paths of stored photos; wildcards match existing files, other paths are taken literally.</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ParameterSetName = "Path")]
+    [SupportsWildcards]
+    public string[] Path { get; set; } = [];
+
+    [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = "LiteralPath")]
+    [Alias("PSPath", "LP")]
+    public string[] LiteralPath { get; set; } = [];
+
+    /// <summary>Record Ids, for example from Find-SimilarHouse output.</summary>
+    [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = "Id")]
+    public string[] Id { get; set; } = [];
+
+    /// <summary>Emit each removed record.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        foreach (string id in Ids())
+        {
+            HouseRecord? record = Wait(ct => Store.GetAsync(id, ct));
+            if (record is null)
+            {
+                WriteError(new ErrorRecord(new ItemNotFoundException($"No photo with Id '{id}' in collection '{Collection}'."),
+                    "RecordNotFound", ErrorCategory.ObjectNotFound, id));
+                continue;
+            }
+            if (ShouldProcess($"{id} in collection '{Collection}'", "Remove house vector") && Wait(ct => Store.RemoveAsync(id, ct)) && PassThru)
+            {
+                WriteObject(record);
+            }
+        }
+    }
+
+    private IEnumerable<string> Ids()
+    {
+        switch (ParameterSetName)
+        {
+            case "Id":
+                return Id;
+            case "LiteralPath":
+                return LiteralPath.Select(p => SessionState.Path.GetUnresolvedProviderPathFromPSPath(p));
+            default:
+                // A stored photo may be gone from disk: only expand wildcards, take other paths as they are.
+                return Path.SelectMany(p => WildcardPattern.ContainsWildcardCharacters(p)
+                    ? ResolveFiles([p], literal: false)
+                    : [SessionState.Path.GetUnresolvedProviderPathFromPSPath(p)]);
+        }
+    }
+}

@@ -1,0 +1,122 @@
+using System.Management.Automation;
+using HouseSimilarity.Embedding;
+
+namespace HouseSimilarity.Commands;
+
+/// <summary>What every cmdlet of the module shares: the model, cancellation on Ctrl+C, error records.</summary>
+public abstract class HouseCmdletBase : PSCmdlet, IDisposable
+{
+    private static readonly Lazy<HouseEmbedder> SharedEmbedder = new(
+        () => new HouseEmbedder(HouseEmbedder.DefaultModelDirectory), LazyThreadSafetyMode.ExecutionAndPublication);
+
+    private readonly CancellationTokenSource _stopping = new();
+
+    /// <summary>Loaded once per session: the ONNX sessions stay warm between commands.</summary>
+    protected static HouseEmbedder Embedder => SharedEmbedder.Value;
+
+    protected CancellationToken Cancellation => _stopping.Token;
+
+    protected override void StopProcessing() => _stopping.Cancel();
+
+    /// <summary>Waits for Core's async work, stopping promptly on Ctrl+C.</summary>
+    protected T Wait<T>(Func<CancellationToken, Task<T>> work)
+    {
+        try
+        {
+            return work(Cancellation).GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException) when (Cancellation.IsCancellationRequested)
+        {
+            throw new PipelineStoppedException();
+        }
+    }
+
+    protected void Wait(Func<CancellationToken, Task> work) => Wait(async ct => { await work(ct); return true; });
+
+    /// <summary>Resolves -Path (wildcards) or -LiteralPath to file system paths, reporting each bad one.</summary>
+    protected IEnumerable<string> ResolveFiles(string[]? paths, bool literal)
+    {
+        foreach (string path in paths ?? [])
+        {
+            List<string> resolved = [];
+            try
+            {
+                ProviderInfo provider;
+                if (literal)
+                {
+                    resolved.Add(SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out provider, out _));
+                }
+                else
+                {
+                    resolved.AddRange(GetResolvedProviderPathFromPSPath(path, out provider));
+                }
+                if (provider.Name != "FileSystem")
+                {
+                    WriteError(new ErrorRecord(new ArgumentException($"'{path}' is on the {provider.Name} provider; only file system paths hold photos."),
+                        "NotFileSystemPath", ErrorCategory.InvalidArgument, path));
+                    continue;
+                }
+                if (resolved.Count == 0)
+                {
+                    WriteError(new ErrorRecord(new ItemNotFoundException($"No file matches '{path}'."),
+                        "PathNotFound", ErrorCategory.ObjectNotFound, path));
+                }
+            }
+            catch (Exception e) when (e is ItemNotFoundException or System.Management.Automation.DriveNotFoundException or ProviderNotFoundException or NotSupportedException)
+            {
+                WriteError(new ErrorRecord(e, "PathNotFound", ErrorCategory.ObjectNotFound, path));
+                continue;
+            }
+            foreach (string file in resolved)
+            {
+                if (Directory.Exists(file) && !literal)
+                {
+                    WriteVerbose($"Skipping directory '{file}'.");
+                    continue;
+                }
+                yield return file;
+            }
+        }
+    }
+
+    /// <summary>A non-terminating error for one photo that could not be embedded.</summary>
+    protected void WriteImageError(Exception error, string path)
+    {
+        if (error is HouseImageException image)
+        {
+            var (id, category) = image.Failure switch
+            {
+                ImageFailure.NotFound => ("ImageNotFound", ErrorCategory.ObjectNotFound),
+                ImageFailure.Unreadable => ("ImageUnreadable", ErrorCategory.ReadError),
+                ImageFailure.UnsupportedFormat => ("ImageFormatNotSupported", ErrorCategory.InvalidData),
+                ImageFailure.TooLarge => ("ImageTooLarge", ErrorCategory.LimitsExceeded),
+                _ => ("ImageCorrupt", ErrorCategory.InvalidData),
+            };
+            WriteError(new ErrorRecord(image, id, category, path));
+        }
+        else
+        {
+            WriteError(new ErrorRecord(new InvalidOperationException($"Cannot embed '{path}': {error.Message}", error),
+                "EmbeddingFailed", ErrorCategory.NotSpecified, path));
+        }
+    }
+
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>pwsh disposes cmdlets when their pipeline ends, also after a terminating error or Ctrl+C.</summary>
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _stopping.Dispose();
+        }
+    }
+
+    /// <summary>Stops the whole command: nothing else can continue.</summary>
+    protected void Terminate(Exception error, string errorId, ErrorCategory category, object? target = null) =>
+        ThrowTerminatingError(new ErrorRecord(error, errorId, category, target));
+}
