@@ -45,6 +45,14 @@ public sealed class ResNetBackbone : IDisposable
         return pooled[0].GetTensorDataAsSpan<float>().ToArray();
     }
 
+    /// <summary>The preprocess graph's output alone: BGR planes minus the ImageNet mean image.</summary>
+    internal float[] Prepare(float[] pixels)
+    {
+        using var input = OrtValue.CreateTensorValueFromMemory(pixels, InputShape);
+        using var prepared = _prepare.Run(_runOptions, _prepareIn, [input], _prepareOut);
+        return prepared[0].GetTensorDataAsSpan<float>().ToArray();
+    }
+
     public void Dispose()
     {
         _prepare.Dispose();

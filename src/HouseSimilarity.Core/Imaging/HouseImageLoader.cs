@@ -121,7 +121,8 @@ public sealed class HouseImageLoader
             {
                 throw new HouseImageException(path, ImageFailure.Corrupt, $"the {format.Name} data is truncated (no end-of-image marker)");
             }
-            if (info.PixelType?.AlphaRepresentation is PixelAlphaRepresentation.Associated or PixelAlphaRepresentation.Unassociated)
+            // JPEG has no alpha; every other format may, and transparent pixels are shown on white, not black.
+            if (format is not JpegFormat)
             {
                 using var rgba = Image.Load<Rgba32>(_configuration, bytes);
                 rgba.Mutate(x => x.BackgroundColor(Color.White));

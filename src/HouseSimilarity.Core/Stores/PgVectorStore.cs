@@ -1,0 +1,832 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using System.Text;
+using Npgsql;
+using NpgsqlTypes;
+using Pgvector;
+using Pgvector.Npgsql;
+
+namespace HouseSimilarity.Stores;
+
+/// <summary>How a SQL collection finds its nearest neighbours.</summary>
+public enum VectorIndexKind
+{
+    /// <summary>pgvector HNSW graph (approximate, built as rows arrive).</summary>
+    Hnsw,
+    /// <summary>No index: every search scans the whole table (exact).</summary>
+    Exact,
+    /// <summary>AlloyDB's ScaNN index (approximate, built after bulk loads); AlloyDB Omni only.</summary>
+    ScaNN,
+}
+
+/// <summary>Settings of a PostgreSQL + pgvector (or AlloyDB) store.</summary>
+public sealed class PgVectorOptions
+{
+    /// <summary>An Npgsql connection string (Host, Port, Database, Username, ...).</summary>
+    public string ConnectionString { get; set; } = "";
+
+    /// <summary>User and password; they replace those of the connection string. The password is never shown.</summary>
+    public NetworkCredential? Credential { get; set; }
+
+    /// <summary>The index a new collection gets; an existing collection keeps the one it was created with.</summary>
+    public VectorIndexKind IndexKind { get; set; } = VectorIndexKind.Hnsw;
+
+    /// <summary>The metric a new collection is indexed for (L2: <c>vector_l2_ops</c>, L1: <c>vector_l1_ops</c>).
+    /// Searches in the other metric still work, as exact scans.</summary>
+    public DistanceMetric Metric { get; set; } = DistanceMetric.L2;
+
+    /// <summary>HNSW <c>m</c> (2..100, pgvector default 16).</summary>
+    public int HnswM { get; set; } = 16;
+
+    /// <summary>HNSW <c>ef_construction</c> (4..1000, pgvector default 64).</summary>
+    public int HnswEfConstruction { get; set; } = 64;
+
+    /// <summary>HNSW <c>hnsw.ef_search</c> per query; null: max(40, top). Never below top, at most 1000.</summary>
+    public int? EfSearch { get; set; }
+
+    /// <summary>Search by scanning every row (exact) even where the collection has an index.</summary>
+    public bool ExactSearch { get; set; }
+
+    /// <summary>ScaNN <c>num_leaves</c>; null: sized from the row count when the index is built.</summary>
+    public int? ScannNumLeaves { get; set; }
+
+    /// <summary>ScaNN <c>scann.num_leaves_to_search</c> per query; null: see <see cref="AlloyDbStore.DefaultLeavesToSearch"/>.</summary>
+    public int? ScannLeavesToSearch { get; set; }
+
+    /// <summary>Fewest rows a ScaNN index is built for; smaller collections are searched exactly.</summary>
+    public long ScannMinRows { get; set; } = 10_000;
+
+    /// <summary>How often an operation is tried again, on a fresh connection, after a transient failure.</summary>
+    public int TransientRetries { get; set; } = 1;
+
+    /// <summary>The pause before such a retry.</summary>
+    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(1);
+}
+
+/// <summary>
+/// PostgreSQL + pgvector: one table <c>hs_&lt;collection&gt;</c> per collection plus the metadata table
+/// <c>hs_collections</c>. Upserts are binary COPY into a staging table, then one INSERT ... ON CONFLICT, in one
+/// transaction per call. Distances are pgvector's true Euclidean L2 (<c>&lt;-&gt;</c>) or L1 (<c>&lt;+&gt;</c>).
+/// </summary>
+public class PgVectorStore : IHouseStore
+{
+    /// <summary>The metadata table; collection tables never get this name (see <see cref="TableName"/>).</summary>
+    public const string MetadataTable = "hs_collections";
+
+    /// <summary>hnsw.ef_search and the largest top served by an ANN index; larger tops are searched exactly.</summary>
+    public const int MaxEfSearch = 1000;
+
+    private static readonly ConcurrentDictionary<string, Lazy<Source>> Sources = new();
+
+    private readonly Source _source;
+    private readonly string _password;
+
+    private protected PgVectorOptions Options { get; }
+    private protected string Table { get; }
+
+    public virtual string Backend => "PgVector";
+    public string Location { get; }
+    public string Collection { get; }
+
+    /// <summary>host:port of the server, for messages.</summary>
+    public string Endpoint { get; }
+    public string Database { get; }
+    public string UserName { get; }
+
+    /// <summary>Opens nothing yet: the first operation connects and creates what is missing.</summary>
+    public PgVectorStore(PgVectorOptions options, string collection = CollectionName.Default)
+        : this(options, collection, allowScann: false)
+    {
+    }
+
+    private protected PgVectorStore(PgVectorOptions options, string collection, bool allowScann)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        Collection = CollectionName.Validate(collection);
+        Table = TableName(Collection);
+        Options = options;
+        if (options.IndexKind == VectorIndexKind.ScaNN && !allowScann)
+        {
+            throw new ArgumentException(
+                "The ScaNN index exists only in AlloyDB: use the AlloyDb backend, or choose -IndexType Hnsw.", nameof(options));
+        }
+        if (options.HnswM is < 2 or > 100)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.HnswM, "HNSW m must be between 2 and 100.");
+        }
+        if (options.HnswEfConstruction < Math.Max(4, 2 * options.HnswM) || options.HnswEfConstruction > 1000)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.HnswEfConstruction,
+                "HNSW ef_construction must be between 4 and 1000, and at least twice m.");
+        }
+        if (options.EfSearch is < 1 or > MaxEfSearch)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.EfSearch, "hnsw.ef_search must be between 1 and 1000.");
+        }
+
+        NpgsqlConnectionStringBuilder builder;
+        try
+        {
+            builder = new NpgsqlConnectionStringBuilder(options.ConnectionString);
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or KeyNotFoundException)
+        {
+            throw new ArgumentException($"The PostgreSQL connection string is not valid: {e.Message}", nameof(options));
+        }
+        if (options.Credential is { } credential)
+        {
+            if (!string.IsNullOrEmpty(credential.UserName))
+            {
+                builder.Username = credential.UserName;
+            }
+            builder.Password = credential.Password;
+        }
+        if (string.IsNullOrEmpty(builder.Host))
+        {
+            throw new ArgumentException("The PostgreSQL connection string names no Host.", nameof(options));
+        }
+        builder.ApplicationName ??= "HouseSimilarity";
+        _password = builder.Password ?? "";
+        Endpoint = builder.Host.Contains(',') ? builder.Host : $"{builder.Host}:{builder.Port}";
+        Database = builder.Database ?? builder.Username ?? "postgres";
+        UserName = builder.Username ?? Environment.UserName;
+        Location = $"postgresql://{UserName}@{Endpoint}/{Database}";
+        string key = builder.ConnectionString;
+        _source = Sources.GetOrAdd(key, k => new Lazy<Source>(() => new Source(k))).Value;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // SQL, as small pure functions (tests assert them).
+
+    /// <summary>A double-quoted SQL identifier.</summary>
+    public static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"") + "\"";
+
+    /// <summary>
+    /// The table of a collection: <c>hs_&lt;name&gt;</c>. Names that would not fit PostgreSQL's 63-byte identifiers
+    /// (with room for the index suffix), or that would be the metadata table, get <c>hs#&lt;prefix&gt;#&lt;hash&gt;</c>,
+    /// which no valid collection name can produce.
+    /// </summary>
+    public static string TableName(string collection)
+    {
+        CollectionName.Validate(collection);
+        string direct = "hs_" + collection;
+        if (direct.Length <= 59 && direct != MetadataTable)
+        {
+            return direct;
+        }
+        string hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(collection)))[..8];
+        return $"hs#{collection[..Math.Min(collection.Length, 47)]}#{hash}";
+    }
+
+    /// <summary>The ANN index of a collection table.</summary>
+    public static string IndexName(string table) => table + "_ann";
+
+    public static string CreateTableSql(string table, int dimension) => $"""
+        CREATE TABLE {Quote(table)} (
+            id text COLLATE "C" PRIMARY KEY, path text NOT NULL, sha256 text NOT NULL,
+            width integer NOT NULL, height integer NOT NULL, added_utc timestamptz NOT NULL,
+            embedding vector({dimension}) NOT NULL)
+        """;
+
+    public static string OperatorClass(DistanceMetric metric) =>
+        metric == DistanceMetric.L1 ? "vector_l1_ops" : "vector_l2_ops";
+
+    public static string DistanceOperator(DistanceMetric metric) => metric == DistanceMetric.L1 ? "<+>" : "<->";
+
+    public static string CreateHnswIndexSql(string table, DistanceMetric metric, int m, int efConstruction) =>
+        $"CREATE INDEX IF NOT EXISTS {Quote(IndexName(table))} ON {Quote(table)} USING hnsw (embedding {OperatorClass(metric)}) " +
+        $"WITH (m = {m}, ef_construction = {efConstruction})";
+
+    /// <summary>
+    /// The k nearest rows and their L2 distance (plus the L1 one for L1 searches). Exact: one ORDER BY with the Id
+    /// tie-break (a full scan). ANN: the index's k nearest first, then sorted with the tie-break, so the index is used.
+    /// </summary>
+    public static string SearchSql(string table, DistanceMetric metric, bool exact)
+    {
+        string op = DistanceOperator(metric);
+        string columns = "id, path, sha256, width, height, embedding <-> @q AS l2" +
+                         (metric == DistanceMetric.L1 ? ", embedding <+> @q AS l1" : "");
+        string key = metric == DistanceMetric.L1 ? "l1" : "l2";
+        return exact
+            ? $"SELECT {columns} FROM {Quote(table)} ORDER BY embedding {op} @q, id LIMIT @k"
+            : $"SELECT * FROM (SELECT {columns} FROM {Quote(table)} ORDER BY embedding {op} @q LIMIT @k) nearest ORDER BY {key}, id";
+    }
+
+    /// <summary>The hnsw.ef_search a query for <paramref name="top"/> rows uses: max(40, top) or the option, never below top.</summary>
+    public static int EfSearchFor(int top, int? efSearch) => Math.Min(MaxEfSearch, Math.Max(efSearch ?? 40, top));
+
+    private const string CreateMetadataSql = $"""
+        CREATE TABLE IF NOT EXISTS {MetadataTable} (
+            name text COLLATE "C" PRIMARY KEY, model_id text NOT NULL, dimension integer NOT NULL,
+            index_kind text NOT NULL, metric text NOT NULL, created_utc timestamptz NOT NULL DEFAULT now(),
+            hnsw_m integer, hnsw_ef_construction integer, scann_num_leaves integer, indexed_rows bigint)
+        """;
+
+    private const string SelectInfoSql =
+        $"SELECT model_id, dimension, index_kind, metric, scann_num_leaves, indexed_rows FROM {MetadataTable} WHERE name = @n";
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Collections
+
+    public Task<HouseCollection?> GetCollectionAsync(CancellationToken cancellationToken = default) =>
+        RunAsync("read", async (connection, ct) =>
+            (await ReadCollectionsAsync(connection, Collection, ct)).FirstOrDefault(), cancellationToken);
+
+    public Task<IReadOnlyList<HouseCollection>> ListCollectionsAsync(CancellationToken cancellationToken = default) =>
+        RunAsync<IReadOnlyList<HouseCollection>>("list the collections of", (connection, ct) =>
+            ReadCollectionsAsync(connection, null, ct), cancellationToken);
+
+    private async Task<List<HouseCollection>> ReadCollectionsAsync(NpgsqlConnection connection, string? name, CancellationToken ct)
+    {
+        var result = new List<HouseCollection>();
+        await using (var command = new NpgsqlCommand(
+            $"SELECT name, model_id, dimension FROM {MetadataTable} WHERE @n::text IS NULL OR name = @n ORDER BY name", connection))
+        {
+            command.Parameters.Add(new NpgsqlParameter("n", NpgsqlDbType.Text) { Value = (object?)name ?? DBNull.Value });
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                result.Add(new HouseCollection
+                {
+                    Name = reader.GetString(0), ModelId = reader.GetString(1), Dimension = reader.GetInt32(2),
+                    Backend = Backend, Location = Location,
+                });
+            }
+        }
+        foreach (var collection in result)
+        {
+            await using var count = new NpgsqlCommand(
+                $"SELECT count(*) FROM {Quote(TableName(collection.Name))}", connection);
+            collection.Count = Convert.ToInt64(await count.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
+        }
+        return result;
+    }
+
+    private protected sealed record CollectionInfo(
+        string ModelId, int Dimension, VectorIndexKind IndexKind, DistanceMetric Metric, int? ScannNumLeaves, long? IndexedRows);
+
+    private protected async Task<CollectionInfo?> ReadInfoAsync(NpgsqlConnection connection, CancellationToken ct, string suffix = "")
+    {
+        await using var command = new NpgsqlCommand(SelectInfoSql + suffix, connection);
+        command.Parameters.AddWithValue("n", NpgsqlDbType.Text, Collection);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        if (!await reader.ReadAsync(ct))
+        {
+            return null;
+        }
+        return new CollectionInfo(
+            reader.GetString(0), reader.GetInt32(1), Enum.Parse<VectorIndexKind>(reader.GetString(2), ignoreCase: true),
+            Enum.Parse<DistanceMetric>(reader.GetString(3), ignoreCase: true),
+            reader.IsDBNull(4) ? null : reader.GetInt32(4), reader.IsDBNull(5) ? null : reader.GetInt64(5));
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Upsert
+
+    /// <summary>Binary COPY into a staging table, then one INSERT ... ON CONFLICT: all or nothing per call.</summary>
+    public Task UpsertAsync(IReadOnlyList<HouseEmbedding> records, CancellationToken cancellationToken = default) =>
+        UpsertCoreAsync(records, bulk: true, cancellationToken);
+
+    /// <summary>The same upsert as one INSERT per row (one transaction too); kept to benchmark against the COPY path.</summary>
+    public Task UpsertRowByRowAsync(IReadOnlyList<HouseEmbedding> records, CancellationToken cancellationToken = default) =>
+        UpsertCoreAsync(records, bulk: false, cancellationToken);
+
+    private async Task UpsertCoreAsync(IReadOnlyList<HouseEmbedding> records, bool bulk, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        if (records.Count == 0)
+        {
+            return;
+        }
+        string modelId = records[0].ModelId;
+        int dimension = records[0].Vector.Length;
+        foreach (var record in records)
+        {
+            if (record.ModelId != modelId)
+            {
+                throw new ArgumentException("All records of one batch must come from the same model.", nameof(records));
+            }
+            if (record.Vector.Length != dimension || dimension == 0)
+            {
+                throw new ArgumentException("All records of one batch must have vectors of the same, non-zero length.", nameof(records));
+            }
+        }
+        await RunAsync("store records in", async (connection, ct) =>
+        {
+            await using var transaction = await connection.BeginTransactionAsync(ct);
+            await EnsureCollectionAsync(connection, modelId, dimension, ct);
+            var added = DateTime.UtcNow;
+            if (bulk)
+            {
+                await CopyUpsertAsync(connection, records, added, ct);
+            }
+            else
+            {
+                await RowByRowUpsertAsync(connection, records, added, ct);
+            }
+            await transaction.CommitAsync(ct);
+            return true;
+        }, cancellationToken, records.Count);
+        await AfterUpsertAsync(cancellationToken);
+    }
+
+    /// <summary>Called after each committed upsert (AlloyDB builds a deferred index here once the table is big enough).</summary>
+    private protected virtual Task AfterUpsertAsync(CancellationToken ct) => Task.CompletedTask;
+
+    /// <summary>Creates the metadata row, table and (non-deferred) index when new; checks the model id otherwise.</summary>
+    private async Task EnsureCollectionAsync(NpgsqlConnection connection, string modelId, int dimension, CancellationToken ct)
+    {
+        bool created;
+        await using (var insert = new NpgsqlCommand($"""
+            INSERT INTO {MetadataTable} (name, model_id, dimension, index_kind, metric, hnsw_m, hnsw_ef_construction)
+            VALUES (@n, @m, @d, @k, @metric, @hm, @hef) ON CONFLICT (name) DO NOTHING
+            """, connection))
+        {
+            bool hnsw = Options.IndexKind == VectorIndexKind.Hnsw;
+            insert.Parameters.AddWithValue("n", NpgsqlDbType.Text, Collection);
+            insert.Parameters.AddWithValue("m", NpgsqlDbType.Text, modelId);
+            insert.Parameters.AddWithValue("d", NpgsqlDbType.Integer, dimension);
+            insert.Parameters.AddWithValue("k", NpgsqlDbType.Text, Options.IndexKind.ToString());
+            insert.Parameters.AddWithValue("metric", NpgsqlDbType.Text, Options.Metric.ToString());
+            insert.Parameters.AddWithValue("hm", NpgsqlDbType.Integer, hnsw ? Options.HnswM : DBNull.Value);
+            insert.Parameters.AddWithValue("hef", NpgsqlDbType.Integer, hnsw ? Options.HnswEfConstruction : DBNull.Value);
+            created = await insert.ExecuteNonQueryAsync(ct) == 1;
+        }
+        if (created)
+        {
+            await ExecuteAsync(connection, CreateTableSql(Table, dimension), ct);
+            if (Options.IndexKind == VectorIndexKind.Hnsw)
+            {
+                await ExecuteAsync(connection, CreateHnswIndexSql(Table, Options.Metric, Options.HnswM, Options.HnswEfConstruction), ct);
+            }
+            return;
+        }
+        // FOR SHARE: a concurrent drop waits until this batch is committed.
+        var info = await ReadInfoAsync(connection, ct, " FOR SHARE")
+            ?? throw new InvalidOperationException($"Collection '{Collection}' vanished while being written.");
+        if (info.ModelId != modelId)
+        {
+            throw new ModelMismatchException(Collection, info.ModelId, modelId);
+        }
+        if (info.Dimension != dimension)
+        {
+            throw new ArgumentException($"The records have {dimension} dimensions; the collection has {info.Dimension}.");
+        }
+    }
+
+    private async Task CopyUpsertAsync(NpgsqlConnection connection, IReadOnlyList<HouseEmbedding> records, DateTime added,
+        CancellationToken ct)
+    {
+        await ExecuteAsync(connection, """
+            CREATE TEMP TABLE hs_stage (ord integer NOT NULL, id text COLLATE "C" NOT NULL, path text NOT NULL,
+                sha256 text NOT NULL, width integer NOT NULL, height integer NOT NULL, embedding vector NOT NULL)
+                ON COMMIT DROP
+            """, ct);
+        await using (var writer = await connection.BeginBinaryImportAsync(
+            "COPY hs_stage (ord, id, path, sha256, width, height, embedding) FROM STDIN (FORMAT BINARY)", ct))
+        {
+            for (int i = 0; i < records.Count; i++)
+            {
+                var record = records[i];
+                await writer.StartRowAsync(ct);
+                await writer.WriteAsync(i, NpgsqlDbType.Integer, ct);
+                await writer.WriteAsync(record.Id, NpgsqlDbType.Text, ct);
+                await writer.WriteAsync(record.Path, NpgsqlDbType.Text, ct);
+                await writer.WriteAsync(record.Sha256, NpgsqlDbType.Text, ct);
+                await writer.WriteAsync(record.Width, NpgsqlDbType.Integer, ct);
+                await writer.WriteAsync(record.Height, NpgsqlDbType.Integer, ct);
+                await writer.WriteAsync(new Vector(record.Vector), "vector", ct);
+            }
+            await writer.CompleteAsync(ct);
+        }
+        // DISTINCT ON: a batch that names one Id twice keeps its last record, as LocalStore does.
+        await using var upsert = new NpgsqlCommand($"""
+            INSERT INTO {Quote(Table)} (id, path, sha256, width, height, added_utc, embedding)
+            SELECT DISTINCT ON (id) id, path, sha256, width, height, @added, embedding FROM hs_stage ORDER BY id, ord DESC
+            {OnConflictSql}
+            """, connection);
+        upsert.Parameters.AddWithValue("added", NpgsqlDbType.TimestampTz, added);
+        await upsert.ExecuteNonQueryAsync(ct);
+    }
+
+    private const string OnConflictSql = """
+        ON CONFLICT (id) DO UPDATE SET path = excluded.path, sha256 = excluded.sha256, width = excluded.width,
+            height = excluded.height, added_utc = excluded.added_utc, embedding = excluded.embedding
+        """;
+
+    private async Task RowByRowUpsertAsync(NpgsqlConnection connection, IReadOnlyList<HouseEmbedding> records, DateTime added,
+        CancellationToken ct)
+    {
+        await using var upsert = new NpgsqlCommand($"""
+            INSERT INTO {Quote(Table)} (id, path, sha256, width, height, added_utc, embedding)
+            VALUES (@id, @path, @sha, @w, @h, @added, @v)
+            {OnConflictSql}
+            """, connection);
+        var id = upsert.Parameters.Add("id", NpgsqlDbType.Text);
+        var path = upsert.Parameters.Add("path", NpgsqlDbType.Text);
+        var sha = upsert.Parameters.Add("sha", NpgsqlDbType.Text);
+        var width = upsert.Parameters.Add("w", NpgsqlDbType.Integer);
+        var height = upsert.Parameters.Add("h", NpgsqlDbType.Integer);
+        upsert.Parameters.AddWithValue("added", NpgsqlDbType.TimestampTz, added);
+        var vector = upsert.Parameters.Add(new NpgsqlParameter { ParameterName = "v", DataTypeName = "vector" });
+        await upsert.PrepareAsync(ct);
+        foreach (var record in records)
+        {
+            ct.ThrowIfCancellationRequested();
+            id.Value = record.Id;
+            path.Value = record.Path;
+            sha.Value = record.Sha256;
+            width.Value = record.Width;
+            height.Value = record.Height;
+            vector.Value = new Vector(record.Vector);
+            await upsert.ExecuteNonQueryAsync(ct);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Search
+
+    public Task<IReadOnlyList<HouseMatch>> SearchAsync(float[] vector, string modelId, int top, DistanceMetric metric,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(vector);
+        ArgumentOutOfRangeException.ThrowIfLessThan(top, 1);
+        return RunAsync<IReadOnlyList<HouseMatch>>("search", async (connection, ct) =>
+        {
+            var info = await ReadInfoAsync(connection, ct);
+            if (info is null)
+            {
+                return [];
+            }
+            if (info.ModelId != modelId)
+            {
+                throw new ModelMismatchException(Collection, info.ModelId, modelId);
+            }
+            if (vector.Length != info.Dimension)
+            {
+                throw new ArgumentException($"The query has {vector.Length} dimensions; the collection has {info.Dimension}.");
+            }
+            bool exact = Options.ExactSearch || top > MaxEfSearch || metric != info.Metric || !HasUsableIndex(info);
+            await using var transaction = await connection.BeginTransactionAsync(ct);
+            foreach (var (name, value) in SearchSettings(info, top, exact))
+            {
+                await SetLocalAsync(connection, name, value, ct);
+            }
+            var matches = new List<HouseMatch>(Math.Min(top, 1024));
+            await using (var command = new NpgsqlCommand(SearchSql(Table, metric, exact), connection))
+            {
+                command.Parameters.Add(new NpgsqlParameter { ParameterName = "q", DataTypeName = "vector", Value = new Vector(vector) });
+                command.Parameters.AddWithValue("k", NpgsqlDbType.Integer, top);
+                await using var reader = await command.ExecuteReaderAsync(ct);
+                while (await reader.ReadAsync(ct))
+                {
+                    double l2 = reader.GetDouble(5);
+                    matches.Add(new HouseMatch
+                    {
+                        Rank = matches.Count + 1, Id = reader.GetString(0), Path = reader.GetString(1),
+                        Sha256 = reader.GetString(2), Width = reader.GetInt32(3), Height = reader.GetInt32(4),
+                        Distance = metric == DistanceMetric.L1 ? reader.GetDouble(6) : l2,
+                        Similarity = VectorMath.Similarity(l2), Metric = metric,
+                    });
+                }
+            }
+            await transaction.CommitAsync(ct);
+            return matches;
+        }, cancellationToken);
+    }
+
+    /// <summary>Whether the collection has an index its searches can use.</summary>
+    private protected virtual bool HasUsableIndex(CollectionInfo info) => info.IndexKind == VectorIndexKind.Hnsw;
+
+    /// <summary>The SET LOCAL settings of one search.</summary>
+    private protected virtual IEnumerable<(string Name, string Value)> SearchSettings(CollectionInfo info, int top, bool exact)
+    {
+        if (exact)
+        {
+            // Also for collections without an index: nothing else may answer the ORDER BY.
+            yield return ("enable_indexscan", "off");
+        }
+        else
+        {
+            yield return ("hnsw.ef_search", EfSearchFor(top, Options.EfSearch).ToString(CultureInfo.InvariantCulture));
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Get, read, remove, drop
+
+    public Task<HouseRecord?> GetAsync(string id, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        return RunAsync("read", async (connection, ct) =>
+        {
+            var info = await ReadInfoAsync(connection, ct);
+            if (info is null)
+            {
+                return null;
+            }
+            await using var command = new NpgsqlCommand(SelectRecordSql + " WHERE id = @id", connection);
+            command.Parameters.AddWithValue("id", NpgsqlDbType.Text, id);
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            return await reader.ReadAsync(ct) ? ReadRecord(reader, info.ModelId) : null;
+        }, cancellationToken);
+    }
+
+    public async IAsyncEnumerable<HouseRecord> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var (connection, info) = await RunAsync("read", async (c, ct) => (c, await ReadInfoAsync(c, ct)), cancellationToken,
+            keepOpen: true);
+        await using (connection)
+        {
+            if (info is null)
+            {
+                yield break;
+            }
+            await using var command = new NpgsqlCommand(SelectRecordSql + " ORDER BY id", connection);
+            NpgsqlDataReader reader;
+            try
+            {
+                reader = await command.ExecuteReaderAsync(cancellationToken);
+            }
+            catch (NpgsqlException e)
+            {
+                throw Translate(e, "read", opened: true, batch: null);
+            }
+            await using (reader)
+            {
+                while (true)
+                {
+                    HouseRecord record;
+                    try
+                    {
+                        if (!await reader.ReadAsync(cancellationToken))
+                        {
+                            break;
+                        }
+                        record = ReadRecord(reader, info.ModelId);
+                    }
+                    catch (NpgsqlException e)
+                    {
+                        throw Translate(e, "read", opened: true, batch: null);
+                    }
+                    yield return record;
+                }
+            }
+        }
+    }
+
+    private string SelectRecordSql =>
+        $"SELECT id, path, sha256, width, height, added_utc, embedding FROM {Quote(Table)}";
+
+    private HouseRecord ReadRecord(NpgsqlDataReader reader, string modelId) => new()
+    {
+        Id = reader.GetString(0), Path = reader.GetString(1), Sha256 = reader.GetString(2),
+        Width = reader.GetInt32(3), Height = reader.GetInt32(4),
+        AddedUtc = DateTime.SpecifyKind(reader.GetFieldValue<DateTime>(5), DateTimeKind.Utc),
+        Vector = reader.GetFieldValue<Vector>(6).ToArray(), ModelId = modelId, Collection = Collection,
+    };
+
+    public Task<bool> RemoveAsync(string id, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        return RunAsync("remove a record from", async (connection, ct) =>
+        {
+            await using var transaction = await connection.BeginTransactionAsync(ct);
+            if (await ReadInfoAsync(connection, ct, " FOR SHARE") is null)
+            {
+                return false;
+            }
+            await using var delete = new NpgsqlCommand($"DELETE FROM {Quote(Table)} WHERE id = @id", connection);
+            delete.Parameters.AddWithValue("id", NpgsqlDbType.Text, id);
+            bool removed = await delete.ExecuteNonQueryAsync(ct) > 0;
+            await transaction.CommitAsync(ct);
+            return removed;
+        }, cancellationToken);
+    }
+
+    public Task<bool> DropCollectionAsync(CancellationToken cancellationToken = default) =>
+        RunAsync("drop", async (connection, ct) =>
+        {
+            await using var transaction = await connection.BeginTransactionAsync(ct);
+            await using var delete = new NpgsqlCommand($"DELETE FROM {MetadataTable} WHERE name = @n", connection);
+            delete.Parameters.AddWithValue("n", NpgsqlDbType.Text, Collection);
+            bool dropped = await delete.ExecuteNonQueryAsync(ct) > 0;
+            await ExecuteAsync(connection, $"DROP TABLE IF EXISTS {Quote(Table)}", ct);
+            await transaction.CommitAsync(ct);
+            return dropped;
+        }, cancellationToken);
+
+    /// <summary>
+    /// Builds or refreshes an index that is built after loading (AlloyDB ScaNN); true when one was built.
+    /// For HNSW it only makes sure the index exists. Call it at the end of an ingest.
+    /// </summary>
+    public virtual Task<bool> BuildIndexAsync(CancellationToken cancellationToken = default) =>
+        RunAsync("index", async (connection, ct) =>
+        {
+            var info = await ReadInfoAsync(connection, ct);
+            if (info is not { IndexKind: VectorIndexKind.Hnsw })
+            {
+                return false;
+            }
+            await using var command = new NpgsqlCommand(
+                CreateHnswIndexSql(Table, info.Metric, Options.HnswM, Options.HnswEfConstruction), connection) { CommandTimeout = 0 };
+            await command.ExecuteNonQueryAsync(ct);
+            return false;
+        }, cancellationToken);
+
+    /// <summary>Connects and creates the extension and metadata table if needed, so that a bad server fails early.</summary>
+    public Task ConnectAsync(CancellationToken cancellationToken = default) =>
+        RunAsync("connect to", (_, _) => Task.FromResult(true), cancellationToken);
+
+    public void Dispose() => GC.SuppressFinalize(this);
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Connections and errors
+
+    /// <summary>One pooled data source per connection string, for the life of the process.</summary>
+    private sealed class Source(string connectionString)
+    {
+        public NpgsqlDataSource DataSource { get; } = Build(connectionString);
+        public volatile bool SchemaReady;
+        public volatile bool ScannReady;
+
+        private static NpgsqlDataSource Build(string connectionString)
+        {
+            var builder = new NpgsqlDataSourceBuilder(connectionString);
+            builder.UseVector();
+            return builder.Build();
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/> on a fresh pooled connection, once more after a transient failure (a restarted
+    /// server leaves dead connections in the pool: they are cleared first). Npgsql errors become
+    /// <see cref="HouseStoreException"/>s that name the server, never the password.
+    /// </summary>
+    private protected async Task<T> RunAsync<T>(string action, Func<NpgsqlConnection, CancellationToken, Task<T>> body,
+        CancellationToken cancellationToken, int? batch = null, bool keepOpen = false)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            bool opened = false;
+            NpgsqlConnection? connection = null;
+            try
+            {
+                connection = await _source.DataSource.OpenConnectionAsync(cancellationToken);
+                opened = true;
+                await EnsureSchemaAsync(connection, cancellationToken);
+                T result = await body(connection, cancellationToken);
+                if (!keepOpen)
+                {
+                    await connection.DisposeAsync();
+                }
+                return result;
+            }
+            catch (Exception e)
+            {
+                if (connection is not null)
+                {
+                    await connection.DisposeAsync();
+                }
+                if (e is not NpgsqlException npgsql)
+                {
+                    throw;
+                }
+                if (npgsql.IsTransient && attempt < Options.TransientRetries && !cancellationToken.IsCancellationRequested)
+                {
+                    _source.DataSource.Clear();
+                    await Task.Delay(Options.RetryDelay, cancellationToken);
+                    continue;
+                }
+                throw Translate(npgsql, action, opened, batch);
+            }
+        }
+    }
+
+    private async Task EnsureSchemaAsync(NpgsqlConnection connection, CancellationToken ct)
+    {
+        if (_source.SchemaReady && (_source.ScannReady || !NeedsScann))
+        {
+            return;
+        }
+        bool reload;
+        await using (var transaction = await connection.BeginTransactionAsync(ct))
+        {
+            // One creator at a time: concurrent CREATE EXTENSION / CREATE TABLE IF NOT EXISTS can collide.
+            await ExecuteAsync(connection, "SELECT pg_advisory_xact_lock(7142052331)", ct);
+            reload = !await ExtensionExistsAsync(connection, "vector", ct);
+            if (NeedsScann)
+            {
+                reload |= !await ExtensionExistsAsync(connection, "alloydb_scann", ct);
+                await CreateExtensionAsync(connection, "alloydb_scann", AlloyDbStore.CreateExtensionSql, ct);
+            }
+            await CreateExtensionAsync(connection, "vector", "CREATE EXTENSION IF NOT EXISTS vector", ct);
+            await ExecuteAsync(connection, CreateMetadataSql, ct);
+            await transaction.CommitAsync(ct);
+        }
+        if (reload)
+        {
+            await connection.ReloadTypesAsync(ct);
+        }
+        _source.SchemaReady = true;
+        if (NeedsScann)
+        {
+            _source.ScannReady = true;
+        }
+    }
+
+    private bool NeedsScann => Options.IndexKind == VectorIndexKind.ScaNN;
+
+    private static async Task<bool> ExtensionExistsAsync(NpgsqlConnection connection, string name, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand("SELECT 1 FROM pg_extension WHERE extname = @e", connection);
+        command.Parameters.AddWithValue("e", NpgsqlDbType.Text, name);
+        return await command.ExecuteScalarAsync(ct) is not null;
+    }
+
+    private async Task CreateExtensionAsync(NpgsqlConnection connection, string name, string sql, CancellationToken ct)
+    {
+        try
+        {
+            await ExecuteAsync(connection, $"SAVEPOINT hs_ext; {sql}; RELEASE SAVEPOINT hs_ext", ct);
+        }
+        catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.FeatureNotSupported or PostgresErrorCodes.UndefinedFile
+                                              or PostgresErrorCodes.InsufficientPrivilege)
+        {
+            string fix = name == "vector"
+                ? "install pgvector (0.5 or later) on the server"
+                : "use AlloyDB Omni (where the extension ships), or choose -IndexType Hnsw";
+            string message = e.SqlState == PostgresErrorCodes.InsufficientPrivilege
+                ? $"The extension '{name}' is not enabled in database '{Database}' on {Endpoint}, and user '{UserName}' may not " +
+                  $"create it: run '{sql}' there as a superuser."
+                : $"The extension '{name}' is not available on the server {Endpoint}: {fix}. ({Scrub(e.MessageText)})";
+            throw new HouseStoreException(message, e);
+        }
+    }
+
+    private protected static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken ct,
+        int? timeout = null)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        if (timeout is int seconds)
+        {
+            command.CommandTimeout = seconds;
+        }
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>SET LOCAL through set_config, which takes parameters.</summary>
+    private static async Task SetLocalAsync(NpgsqlConnection connection, string name, string value, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand("SELECT set_config(@name, @value, true)", connection);
+        command.Parameters.AddWithValue("name", NpgsqlDbType.Text, name);
+        command.Parameters.AddWithValue("value", NpgsqlDbType.Text, value);
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    private HouseStoreException Translate(NpgsqlException e, string action, bool opened, int? batch)
+    {
+        string server = $"PostgreSQL at {Endpoint} (database '{Database}', user '{UserName}')";
+        string cause = Cause(e);
+        if (!opened)
+        {
+            string hint = (e as PostgresException)?.SqlState switch
+            {
+                PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification =>
+                    " Check the user name and password (-Credential).",
+                PostgresErrorCodes.InvalidCatalogName => " Create the database first.",
+                _ => e.IsTransient ? " Is the server running and reachable?" : "",
+            };
+            return new HouseStoreException($"Cannot connect to {server}: {cause}.{hint}", e);
+        }
+        if (batch is int n && (e.IsTransient || e is not PostgresException))
+        {
+            return new HouseStoreException(
+                $"Lost the connection to {server} while storing {n} records in collection '{Collection}': {cause}. " +
+                "The batch was not stored (its transaction was rolled back); adding it again is safe.", e);
+        }
+        string what = batch is int count ? $" ({count} records, not stored)" : "";
+        return new HouseStoreException($"{server} could not {action} collection '{Collection}'{what}: {cause}.", e);
+    }
+
+    private string Cause(Exception e)
+    {
+        var parts = new List<string>();
+        for (Exception? x = e; x is not null && parts.Count < 3; x = x.InnerException)
+        {
+            string text = x is PostgresException p ? $"{p.MessageText} (SQLSTATE {p.SqlState})" : x.Message.TrimEnd('.');
+            if (!parts.Any(known => known.Contains(text, StringComparison.Ordinal)))
+            {
+                parts.Add(text);
+            }
+        }
+        return Scrub(string.Join(": ", parts));
+    }
+
+    /// <summary>No server message should hold the password; if one ever does, it is masked.</summary>
+    private string Scrub(string text) =>
+        _password.Length >= 4 ? text.Replace(_password, "********", StringComparison.Ordinal) : text;
+}

@@ -1,0 +1,166 @@
+using HouseSimilarity.Stores;
+
+namespace HouseSimilarity.Tests;
+
+public sealed class LocalStoreTests : IDisposable
+{
+    private const string Model = "test-model-1";
+    private readonly string _dir = TestData.NewScratchDirectory();
+    private string File => Path.Combine(_dir, "houses.db");
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    internal static float[] RandomUnit(Random rng, int dim = 128)
+    {
+        var v = new float[dim];
+        for (int i = 0; i < dim; i++) v[i] = (float)(rng.NextDouble() * 2 - 1);
+        VectorMath.Normalize(v);
+        return v;
+    }
+
+    internal static HouseEmbedding Record(string id, float[] vector, string model = Model, string sha = "") => new()
+    {
+        Id = id, Path = "/photos/" + id, Sha256 = sha.Length > 0 ? sha : id.GetHashCode().ToString("x8"),
+        Width = 800, Height = 600, ModelId = model, Vector = vector,
+    };
+
+    [Fact]
+    public async Task Re_adding_an_id_updates_instead_of_duplicating()
+    {
+        var rng = new Random(1);
+        using var store = new LocalStore(File);
+        await store.UpsertAsync([Record("a", RandomUnit(rng)), Record("b", RandomUnit(rng))]);
+        float[] replacement = RandomUnit(rng);
+        await store.UpsertAsync([Record("a", replacement)]);
+
+        Assert.Equal(2, (await store.GetCollectionAsync())!.Count);
+        Assert.Equal(replacement, (await store.GetAsync("a"))!.Vector);
+        var nearest = await store.SearchAsync(replacement, Model, 1, DistanceMetric.L2);
+        Assert.Equal("a", nearest[0].Id);
+        Assert.Equal(0, nearest[0].Distance, 5);
+        Assert.Equal(1, nearest[0].Similarity, 5);
+    }
+
+    [Fact]
+    public async Task Identical_bytes_under_two_ids_are_both_kept()
+    {
+        float[] v = RandomUnit(new Random(2));
+        using var store = new LocalStore(File);
+        await store.UpsertAsync([Record("one.jpg", v, sha: "abc"), Record("copy.jpg", v, sha: "abc")]);
+        var all = new List<HouseRecord>();
+        await foreach (var r in store.ReadAllAsync()) all.Add(r);
+        Assert.Equal(["copy.jpg", "one.jpg"], all.Select(r => r.Id));
+        Assert.All(all, r => Assert.Equal("abc", r.Sha256));
+    }
+
+    [Theory]
+    [InlineData(DistanceMetric.L2)]
+    [InlineData(DistanceMetric.L1)]
+    public async Task Exact_top_k_matches_a_brute_force_reference(DistanceMetric metric)
+    {
+        var rng = new Random(3);
+        var records = Enumerable.Range(0, 40_000).Select(i => Record($"p{i:D6}", RandomUnit(rng))).ToList();
+        using var store = new LocalStore(File);
+        await store.UpsertAsync(records);
+        for (int q = 0; q < 5; q++)
+        {
+            float[] query = RandomUnit(rng);
+            var expected = records
+                .Select(r => (r.Id, Distance: VectorMath.Distance(query, r.Vector, metric)))
+                .OrderBy(r => r.Distance).ThenBy(r => r.Id, StringComparer.Ordinal).Take(10).ToList();
+            var actual = await store.SearchAsync(query, Model, 10, metric);
+            Assert.Equal(expected.Select(e => e.Id), actual.Select(a => a.Id));
+            Assert.Equal(Enumerable.Range(1, 10), actual.Select(a => a.Rank));
+            for (int i = 0; i < 10; i++)
+            {
+                Assert.Equal(expected[i].Distance, actual[i].Distance, 4);
+                var stored = records.First(r => r.Id == actual[i].Id);
+                Assert.Equal(VectorMath.Similarity(VectorMath.L2(query, stored.Vector)), actual[i].Similarity, 4);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Equal_distances_come_out_in_id_order()
+    {
+        float[] v = RandomUnit(new Random(4));
+        using var store = new LocalStore(File);
+        await store.UpsertAsync(new[] { "d", "b", "c", "a" }.Select(id => Record(id, v)).ToList());
+        var top = await store.SearchAsync(v, Model, 3, DistanceMetric.L2);
+        Assert.Equal(["a", "b", "c"], top.Select(m => m.Id));
+    }
+
+    [Fact]
+    public async Task Another_model_is_refused_for_writes_and_searches()
+    {
+        var rng = new Random(5);
+        using var store = new LocalStore(File);
+        await store.UpsertAsync([Record("a", RandomUnit(rng))]);
+        var write = await Assert.ThrowsAsync<ModelMismatchException>(() => store.UpsertAsync([Record("b", RandomUnit(rng), "other-model")]));
+        Assert.Contains("test-model-1", write.Message);
+        Assert.Contains("other-model", write.Message);
+        await Assert.ThrowsAsync<ModelMismatchException>(() => store.SearchAsync(RandomUnit(rng), "other-model", 3, DistanceMetric.L2));
+        Assert.Equal(1, (await store.GetCollectionAsync())!.Count);
+    }
+
+    [Fact]
+    public async Task Data_survives_reopening_and_other_writers_are_seen()
+    {
+        var rng = new Random(6);
+        float[] a = RandomUnit(rng), b = RandomUnit(rng);
+        using (var first = new LocalStore(File, "listings"))
+        {
+            await first.UpsertAsync([Record("a", a)]);
+        }
+        using var reader = new LocalStore(File, "listings");
+        Assert.Equal("a", (await reader.SearchAsync(b, Model, 5, DistanceMetric.L2)).Single().Id);
+        using (var writer = new LocalStore(File, "listings"))
+        {
+            await writer.UpsertAsync([Record("b", b)]);
+        }
+        // The reader's cached vectors must be refreshed by the other writer's commit.
+        Assert.Equal("b", (await reader.SearchAsync(b, Model, 5, DistanceMetric.L2))[0].Id);
+        Assert.Equal(["listings"], (await reader.ListCollectionsAsync()).Select(c => c.Name));
+    }
+
+    [Fact]
+    public async Task Remove_and_drop()
+    {
+        var rng = new Random(7);
+        using var store = new LocalStore(File);
+        using var other = new LocalStore(File, "other");
+        await store.UpsertAsync([Record("a", RandomUnit(rng)), Record("b", RandomUnit(rng))]);
+        await other.UpsertAsync([Record("a", RandomUnit(rng))]);
+
+        Assert.True(await store.RemoveAsync("a"));
+        Assert.False(await store.RemoveAsync("a"));
+        Assert.Null(await store.GetAsync("a"));
+        Assert.Equal(["b"], (await store.SearchAsync(RandomUnit(rng), Model, 5, DistanceMetric.L2)).Select(m => m.Id));
+
+        Assert.True(await store.DropCollectionAsync());
+        Assert.Null(await store.GetCollectionAsync());
+        Assert.Empty(await store.SearchAsync(RandomUnit(rng), Model, 5, DistanceMetric.L2));
+        Assert.NotNull(await other.GetAsync("a"));
+    }
+
+    [Theory]
+    [InlineData("x; DROP TABLE y")]
+    [InlineData("")]
+    [InlineData("1abc")]
+    [InlineData("a-b")]
+    public void Unsafe_collection_names_are_refused(string name) =>
+        Assert.Throws<ArgumentException>(() => new LocalStore(File, name));
+
+    [Fact]
+    public void Unwritable_location_is_a_store_error()
+    {
+        string blocker = Path.Combine(_dir, "a-file");
+        System.IO.File.WriteAllText(blocker, "");
+        var e = Assert.Throws<HouseStoreException>(() => new LocalStore(Path.Combine(blocker, "houses.db")));
+        Assert.Contains("a-file", e.Message);
+    }
+}
