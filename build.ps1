@@ -24,6 +24,8 @@ $moduleDir = Join-Path $out 'HouseSimilarity'
 $samplesDir = Join-Path $out 'samples'
 $toolDir = Join-Path $out 'tool'
 $sharedHouses = Join-Path $root '..' 'shared' 'data' 'houses'
+# Child shells run the same pwsh as this one (the dotnet local tool when started through `dotnet tool run`).
+$pwsh = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
 
 function Invoke-Native([string] $File, [string[]] $Arguments) {
     & $File @Arguments
@@ -62,7 +64,7 @@ function Invoke-Test {
     $script = "Import-Module '$pester'; `$c = New-PesterConfiguration; `$c.Run.Path = '$root/tests'; `$c.Run.PassThru = `$true; " +
         "`$c.Output.Verbosity = 'Detailed'; `$r = Invoke-Pester -Configuration `$c; " +
         "@{ Passed = `$r.PassedCount; Failed = `$r.FailedCount + `$r.FailedBlocksCount + `$r.FailedContainersCount } | ConvertTo-Json | Set-Content '$pesterJson'"
-    & ([System.Diagnostics.Process]::GetCurrentProcess().MainModule.FileName) -NoProfile -NonInteractive -Command $script | Out-Host
+    & $pwsh -NoProfile -NonInteractive -Command $script | Out-Host
     $pesterResult = if (Test-Path $pesterJson) { Get-Content $pesterJson -Raw | ConvertFrom-Json } else { [pscustomobject]@{ Passed = 0; Failed = 1 } }
 
     $passed = $xunitPassed + $pesterResult.Passed
@@ -81,7 +83,7 @@ function Get-PesterModule {
 }
 
 function Invoke-Demo {
-    & ([System.Diagnostics.Process]::GetCurrentProcess().MainModule.FileName) -NoProfile -NonInteractive -File "$root/tools/demo.ps1" -Module $moduleDir -Samples $samplesDir
+    & $pwsh -NoProfile -NonInteractive -File "$root/tools/demo.ps1" -Module $moduleDir -Samples $samplesDir
     if ($LASTEXITCODE -ne 0) { throw "The demo failed." }
 }
 
@@ -91,7 +93,7 @@ function Invoke-Model {
 }
 
 function Invoke-Bench {
-    & ([System.Diagnostics.Process]::GetCurrentProcess().MainModule.FileName) -NoProfile -NonInteractive -File "$root/bench/Invoke-Benchmark.ps1" -Module $moduleDir -Photos $sharedHouses -Tool "$toolDir/hstool.dll"
+    & $pwsh -NoProfile -NonInteractive -File "$root/bench/Invoke-Benchmark.ps1" -Module $moduleDir -Photos $sharedHouses -Tool "$toolDir/hstool.dll"
     if ($LASTEXITCODE -ne 0) { throw "The benchmark failed." }
 }
 

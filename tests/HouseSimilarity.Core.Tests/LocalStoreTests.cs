@@ -128,6 +128,22 @@ public sealed class LocalStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_deleted_and_recreated_store_file_never_serves_old_vectors()
+    {
+        var rng = new Random(8);
+        float[] old = RandomUnit(rng), fresh = RandomUnit(rng);
+        using (var store = new LocalStore(File))
+        {
+            await store.UpsertAsync([Record("old", old)]);
+            Assert.Single(await store.SearchAsync(old, Model, 5, DistanceMetric.L2));
+        }
+        foreach (string f in Directory.GetFiles(_dir)) System.IO.File.Delete(f);
+        using var recreated = new LocalStore(File);
+        await recreated.UpsertAsync([Record("fresh", fresh)]);
+        Assert.Equal(["fresh"], (await recreated.SearchAsync(old, Model, 5, DistanceMetric.L2)).Select(m => m.Id));
+    }
+
+    [Fact]
     public async Task Remove_and_drop()
     {
         var rng = new Random(7);

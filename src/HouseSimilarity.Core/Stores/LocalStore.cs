@@ -14,10 +14,12 @@ public sealed class LocalStore : IHouseStore
 {
     public const string FileName = "houses.db";
 
-    private static readonly ConcurrentDictionary<(string File, string Collection), Snapshot> Snapshots = new();
+    // Keyed by the store's random id, not its path: a deleted and re-created file must not reuse old vectors.
+    private static readonly ConcurrentDictionary<(string StoreId, string Collection), Snapshot> Snapshots = new();
 
     private readonly SqliteConnection _connection;
     private readonly string _file;
+    private readonly string _storeId;
 
     public string Backend => "Local";
     public string Location => _file;
@@ -35,7 +37,8 @@ public sealed class LocalStore : IHouseStore
                 DataSource = _file,
                 Mode = SqliteOpenMode.ReadWriteCreate,
                 DefaultTimeout = 30,
-                Pooling = true,
+                // A pooled connection would outlive a deleted or replaced store file and read the old one.
+                Pooling = false,
             }.ToString());
             _connection.Open();
             Execute("""
@@ -48,7 +51,13 @@ public sealed class LocalStore : IHouseStore
                     collection TEXT NOT NULL, id TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL,
                     width INTEGER NOT NULL, height INTEGER NOT NULL, added_utc TEXT NOT NULL, vector BLOB NOT NULL,
                     PRIMARY KEY (collection, id)) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS store (key TEXT PRIMARY KEY, value TEXT NOT NULL);
                 """);
+            using var id = Command("""
+                INSERT INTO store (key, value) VALUES ('id', $id) ON CONFLICT (key) DO NOTHING;
+                SELECT value FROM store WHERE key = 'id';
+                """, ("$id", Guid.NewGuid().ToString("N")));
+            _storeId = (string)id.ExecuteScalar()!;
         }
         catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
         {
@@ -199,7 +208,7 @@ public sealed class LocalStore : IHouseStore
             }
             long generation = reader.GetInt64(1);
             int dimension = reader.GetInt32(2);
-            var key = (_file, Collection);
+            var key = (_storeId, Collection);
             if (Snapshots.TryGetValue(key, out var cached) && cached.Generation == generation)
             {
                 return cached;
@@ -285,7 +294,7 @@ public sealed class LocalStore : IHouseStore
         using var collection = Command("DELETE FROM collections WHERE name = $c", ("$c", Collection));
         bool dropped = collection.ExecuteNonQuery() > 0;
         transaction.Commit();
-        Snapshots.TryRemove((_file, Collection), out _);
+        Snapshots.TryRemove((_storeId, Collection), out _);
         return Task.FromResult(dropped);
     }
 

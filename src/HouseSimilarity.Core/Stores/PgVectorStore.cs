@@ -215,6 +215,17 @@ public class PgVectorStore : IHouseStore
             : $"SELECT * FROM (SELECT {columns} FROM {Quote(table)} ORDER BY embedding {op} @q LIMIT @k) nearest ORDER BY {key}, id";
     }
 
+    /// <summary>A SET LOCAL of a planner or index setting; only fixed names and integer/on/off values reach it.</summary>
+    public static string SetLocalSql(string name, string value)
+    {
+        if (!System.Text.RegularExpressions.Regex.IsMatch(name, "^[a-z_]+(\\.[a-z_]+)?$") ||
+            !System.Text.RegularExpressions.Regex.IsMatch(value, "^([0-9]+|on|off)$"))
+        {
+            throw new ArgumentException($"Not a setting this store makes: {name} = {value}");
+        }
+        return $"SET LOCAL {name} = {value}";
+    }
+
     /// <summary>The hnsw.ef_search a query for <paramref name="top"/> rows uses: max(40, top) or the option, never below top.</summary>
     public static int EfSearchFor(int top, int? efSearch) => Math.Min(MaxEfSearch, Math.Max(efSearch ?? 40, top));
 
@@ -236,8 +247,8 @@ public class PgVectorStore : IHouseStore
             (await ReadCollectionsAsync(connection, Collection, ct)).FirstOrDefault(), cancellationToken);
 
     public Task<IReadOnlyList<HouseCollection>> ListCollectionsAsync(CancellationToken cancellationToken = default) =>
-        RunAsync<IReadOnlyList<HouseCollection>>("list the collections of", (connection, ct) =>
-            ReadCollectionsAsync(connection, null, ct), cancellationToken);
+        RunAsync<IReadOnlyList<HouseCollection>>("list the collections of", async (connection, ct) =>
+            await ReadCollectionsAsync(connection, null, ct), cancellationToken);
 
     private async Task<List<HouseCollection>> ReadCollectionsAsync(NpgsqlConnection connection, string? name, CancellationToken ct)
     {
@@ -751,7 +762,7 @@ public class PgVectorStore : IHouseStore
     {
         try
         {
-            await ExecuteAsync(connection, $"SAVEPOINT hs_ext; {sql}; RELEASE SAVEPOINT hs_ext", ct);
+            await ExecuteAsync(connection, sql, ct);
         }
         catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.FeatureNotSupported or PostgresErrorCodes.UndefinedFile
                                               or PostgresErrorCodes.InsufficientPrivilege)
@@ -778,14 +789,8 @@ public class PgVectorStore : IHouseStore
         await command.ExecuteNonQueryAsync(ct);
     }
 
-    /// <summary>SET LOCAL through set_config, which takes parameters.</summary>
-    private static async Task SetLocalAsync(NpgsqlConnection connection, string name, string value, CancellationToken ct)
-    {
-        await using var command = new NpgsqlCommand("SELECT set_config(@name, @value, true)", connection);
-        command.Parameters.AddWithValue("name", NpgsqlDbType.Text, name);
-        command.Parameters.AddWithValue("value", NpgsqlDbType.Text, value);
-        await command.ExecuteNonQueryAsync(ct);
-    }
+    private static Task SetLocalAsync(NpgsqlConnection connection, string name, string value, CancellationToken ct) =>
+        ExecuteAsync(connection, SetLocalSql(name, value), ct);
 
     private HouseStoreException Translate(NpgsqlException e, string action, bool opened, int? batch)
     {
@@ -800,17 +805,20 @@ public class PgVectorStore : IHouseStore
                 PostgresErrorCodes.InvalidCatalogName => " Create the database first.",
                 _ => e.IsTransient ? " Is the server running and reachable?" : "",
             };
-            return new HouseStoreException($"Cannot connect to {server}: {cause}.{hint}", e);
+            string lost = batch is int records ? $" The {Records(records)} were not stored." : "";
+            return new HouseStoreException($"Cannot connect to {server}: {cause}.{hint}{lost}", e);
         }
         if (batch is int n && (e.IsTransient || e is not PostgresException))
         {
             return new HouseStoreException(
-                $"Lost the connection to {server} while storing {n} records in collection '{Collection}': {cause}. " +
+                $"Lost the connection to {server} while storing {Records(n)} in collection '{Collection}': {cause}. " +
                 "The batch was not stored (its transaction was rolled back); adding it again is safe.", e);
         }
-        string what = batch is int count ? $" ({count} records, not stored)" : "";
+        string what = batch is int count ? $" ({Records(count)}, not stored)" : "";
         return new HouseStoreException($"{server} could not {action} collection '{Collection}'{what}: {cause}.", e);
     }
+
+    private static string Records(int n) => n == 1 ? "1 record" : $"{n} records";
 
     private string Cause(Exception e)
     {
