@@ -47,9 +47,18 @@ function Invoke-Build {
     Write-Host ("Built {0} ({1:N0} MB) and samples in {2}" -f $moduleDir, $size, $samplesDir)
 }
 
+function Start-TestPostgres {
+    # A real PostgreSQL + pgvector for the PgVector / AlloyDb tests (installed and started idempotently).
+    if ($env:HOUSESIM_PG_CONNECTION -or -not $IsLinux) { return }
+    $connection = & bash "$root/tools/test-postgres.sh" start | Select-Object -Last 1
+    if ($LASTEXITCODE -ne 0) { throw 'tools/test-postgres.sh start failed.' }
+    $env:HOUSESIM_PG_CONNECTION = $connection
+}
+
 function Invoke-Test {
     $results = Join-Path $out 'test-results'
     New-Item -ItemType Directory -Force $results | Out-Null
+    Start-TestPostgres
 
     $xunitLog = Join-Path $results 'xunit.log'
     dotnet test "$root/tests/HouseSimilarity.Core.Tests/HouseSimilarity.Core.Tests.csproj" -c $Configuration --nologo 2>&1 |

@@ -123,7 +123,7 @@ Describe 'Add-HouseVector, Find-SimilarHouse and the embedded store' {
             $found[0].Distance | Should -BeLessThan $found[1].Distance
             [Math]::Abs($found[0].Similarity - (1 - [Math]::Pow($found[0].Distance, 2) / 2)) | Should -BeLessThan 1e-9
         }
-        (Find-SimilarHouse (Join-Path $edits '241_frontal.resize-0.5.jpg') -Top 1).IsDuplicate | Should -BeTrue
+        (Find-SimilarHouse (Join-Path $edits '241_frontal.resize.jpg') -Top 1).IsDuplicate | Should -BeTrue
     }
 
     It 'reports a byte-identical copy under another name at distance 0, not the photo itself' {
@@ -136,7 +136,7 @@ Describe 'Add-HouseVector, Find-SimilarHouse and the embedded store' {
     }
 
     It 'takes a HouseEmbedding or a stored Id so nothing is embedded twice' {
-        $e = Get-HouseEmbedding (Join-Path $edits '242_kitchen.jpeg-q30.jpg')
+        $e = Get-HouseEmbedding (Join-Path $edits '242_kitchen.jpeg.jpg')
         Split-Path -Leaf ($e | Find-SimilarHouse -Top 1).Path | Should -Be '242_kitchen.jpg'
         $byId = Find-SimilarHouse -Id (Join-Path $originals '259_bathroom.jpg') -Top 1
         Split-Path -Leaf $byId.Path | Should -Be '296_bathroom.jpg'
@@ -144,7 +144,7 @@ Describe 'Add-HouseVector, Find-SimilarHouse and the embedded store' {
     }
 
     It 'ranks by L1 distance on request' {
-        $query = Join-Path $edits '243_bedroom.mirror-h.jpg'
+        $query = Join-Path $edits '243_bedroom.mirror.jpg'
         $l1 = Find-SimilarHouse $query -Top 3 -Metric L1
         $l1[0].Metric | Should -Be 'L1'
         Split-Path -Leaf $l1[0].Path | Should -Be '243_bedroom.jpg'
@@ -154,7 +154,7 @@ Describe 'Add-HouseVector, Find-SimilarHouse and the embedded store' {
     }
 
     It 'shows matches as a readable table' {
-        $text = Find-SimilarHouse (Join-Path $edits '241_frontal.mirror-h.jpg') -Top 2 | Out-String -Width 300
+        $text = Find-SimilarHouse (Join-Path $edits '241_frontal.mirror.jpg') -Top 2 | Out-String -Width 300
         $text | Should -Match 'Rank\s+Distance\s+Similarity\s+IsDuplicate\s+Path'
         $text | Should -Match '241_frontal\.jpg'
     }
@@ -220,7 +220,7 @@ Describe 'Add-HouseVector, Find-SimilarHouse and the embedded store' {
 
 Describe 'Compare-HouseImage' {
     It 'reports L2, L1, similarity and the duplicate verdict' {
-        $c = Compare-HouseImage (Join-Path $originals '242_kitchen.jpg') (Join-Path $edits '242_kitchen.resize-0.5.jpg')
+        $c = Compare-HouseImage (Join-Path $originals '242_kitchen.jpg') (Join-Path $edits '242_kitchen.resize.jpg')
         $c.GetType().FullName | Should -Be 'HouseSimilarity.HouseComparison'
         $c.IsDuplicate | Should -BeTrue
         $c.Distance | Should -BeLessOrEqual $c.Threshold

@@ -1,6 +1,6 @@
 <#
 .SYNOPSIS
-    The main job on the embedded store: sample photos in, similar and duplicate photos out.
+    The main job on the embedded default store: sample photos in, similar and duplicate photos out.
 #>
 param(
     [Parameter(Mandatory)] [string] $Module,
@@ -8,26 +8,27 @@ param(
 )
 $ErrorActionPreference = 'Stop'
 Import-Module (Join-Path $Module 'HouseSimilarity.psd1')
-$store = Join-Path ([IO.Path]::GetTempPath()) "housesim-demo-$PID.db"
-$PSDefaultParameterValues['*-House*:StorePath'] = $store
-$PSDefaultParameterValues['*-House*:Collection'] = 'demo'
+$photos = (Join-Path $Samples 'originals'), (Join-Path $Samples 'edits')
 
-Write-Host "`n== Add-HouseVector: $(Join-Path $Samples 'originals') and the edited copies in $(Join-Path $Samples 'edits')" -ForegroundColor Cyan
-$added = Get-ChildItem (Join-Path $Samples 'originals'), (Join-Path $Samples 'edits') -File | Add-HouseVector -PassThru
-Get-HouseCollection -StorePath $store | Format-Table -AutoSize | Out-Host
+Write-Host "`n== Get-ChildItem <samples> | Add-HouseVector -Collection demo" -ForegroundColor Cyan
+$added = Get-ChildItem $photos -File | Add-HouseVector -Collection demo -PassThru
+Get-HouseCollection demo | Format-Table | Out-Host
 
-$query = Join-Path $Samples 'edits' '241_frontal.watermark-small_br.jpg'
-Write-Host "== Find-SimilarHouse $(Split-Path -Leaf $query) -Top 5" -ForegroundColor Cyan
-Find-SimilarHouse $query -Top 5 | Format-Table Rank, Distance, Similarity, IsDuplicate, @{ n = 'Photo'; e = { Split-Path -Leaf $_.Path } } -AutoSize | Out-Host
+$query = Join-Path $Samples 'edits' '241_frontal.watermark.jpg'
+Write-Host "== Find-SimilarHouse $(Split-Path -Leaf $query) -Top 5 -Collection demo" -ForegroundColor Cyan
+Find-SimilarHouse $query -Top 5 -Collection demo |
+    Format-Table Rank, @{ n = 'Distance'; e = { '{0:N4}' -f $_.Distance } }, IsDuplicate, @{ n = 'Photo'; e = { Split-Path -Leaf $_.Path } } -AutoSize |
+    Out-Host
 
-Write-Host '== Duplicate groups (every stored photo against the store)' -ForegroundColor Cyan
-$seen = @{}
+Write-Host '== Duplicate groups: every stored photo searched against the collection' -ForegroundColor Cyan
+$grouped = @{}
 foreach ($record in $added) {
-    if ($seen.ContainsKey($record.Id)) { continue }
-    $copies = @(Find-SimilarHouse -Id $record.Id -Top 20 | Where-Object IsDuplicate)
+    if ($grouped.ContainsKey($record.Id)) { continue }
+    $copies = @(Find-SimilarHouse -Id $record.Id -Top 20 -Collection demo | Where-Object IsDuplicate)
     if ($copies.Count -eq 0) { continue }
-    $seen[$record.Id] = $true
-    $copies | ForEach-Object { $seen[$_.Id] = $true }
-    Write-Host ("{0}`n    {1}" -f (Split-Path -Leaf $record.Path), (($copies | ForEach-Object { '{0} (d={1:N3})' -f (Split-Path -Leaf $_.Path), $_.Distance }) -join "`n    "))
+    $grouped[$record.Id] = $true
+    $copies | ForEach-Object { $grouped[$_.Id] = $true }
+    Write-Host (Split-Path -Leaf $record.Path)
+    $copies | ForEach-Object { Write-Host ('    {0,-40} distance {1:N3}' -f (Split-Path -Leaf $_.Path), $_.Distance) }
 }
-Remove-Item $store* -ErrorAction SilentlyContinue
+Write-Host "`nThe collection 'demo' stays in $((Get-HouseCollection demo).Location): try Find-SimilarHouse <photo> -Collection demo."

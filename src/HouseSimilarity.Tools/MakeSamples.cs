@@ -1,6 +1,9 @@
 namespace HouseSimilarity.Tools;
 
-/// <summary>Copies the shipped sample photos and writes edited copies of a few of them (the demo's and tests' duplicates).</summary>
+/// <summary>
+/// Copies the shipped sample photos and writes one edited copy per kind of edit of a few of them, named
+/// &lt;photo&gt;.&lt;edit&gt;.jpg (the demo's and the tests' duplicates).
+/// </summary>
 internal static class MakeSamples
 {
     private static readonly string[] Edited = ["241_frontal", "242_kitchen", "243_bedroom"];
@@ -9,6 +12,10 @@ internal static class MakeSamples
 
     public static int Run(string samples, string outDirectory)
     {
+        if (Directory.Exists(outDirectory))
+        {
+            Directory.Delete(outDirectory, recursive: true);
+        }
         string originals = Path.Combine(outDirectory, "originals"), edits = Path.Combine(outDirectory, "edits");
         Directory.CreateDirectory(originals);
         Directory.CreateDirectory(edits);
@@ -23,13 +30,10 @@ internal static class MakeSamples
             foreach (string label in EditLabels)
             {
                 ImageEdit edit = battery[label];
-                string name = $"{stem}.{edit.Name}{(edit.Strength.Length > 0 ? "-" + Sanitize(edit.Strength) : "")}{edit.Extension}";
+                string name = $"{stem}.{edit.Name}{edit.Extension}";
                 File.WriteAllBytes(Path.Combine(edits, name), edit.ApplyTo(original));
             }
         }
         return 0;
     }
-
-    private static string Sanitize(string strength) =>
-        new(strength.Select(c => char.IsAsciiLetterOrDigit(c) || c == '.' ? c : c == '%' ? 'p' : c == '+' ? 'p' : '_').ToArray());
 }

@@ -14,6 +14,7 @@ return args.FirstOrDefault() switch
 {
     "fit-pca" => FitPca.Run(data, models, Arg("--out", "models")),
     "make-samples" => MakeSamples.Run(data, Arg("--out", Path.Combine("out", "samples"))),
+    "bench-inference" => BenchInference.Run(data, models, int.Parse(Arg("--count", "1200"))),
     _ => Usage(),
 };
 
@@ -23,6 +24,7 @@ static int Usage()
         usage: hstool <command> [options]
           fit-pca       --data <photos> --out <models dir>   fit the PCA head and calibrate the duplicate threshold
           make-samples  --data <samples> --out <dir>         copy the sample photos and write edited copies
+          bench-inference --data <photos> [--count N]        bare inference throughput (decoded photos in memory)
         """);
     return 2;
 }

@@ -113,12 +113,13 @@ public sealed class AlloyDbSqlTests
     }
 
     [Theory]
-    [InlineData(10, null, 40)]
-    [InlineData(100, null, 100)]
+    [InlineData(10, null, 100)]
+    [InlineData(150, null, 150)]
+    [InlineData(10, 40, 40)]
     [InlineData(10, 200, 200)]
     [InlineData(300, 200, 300)]
     [InlineData(5000, null, 1000)]
-    public void Ef_search_is_max_40_top(int top, int? option, int expected) =>
+    public void Ef_search_is_the_option_or_100_and_never_below_top(int top, int? option, int expected) =>
         Assert.Equal(expected, PgVectorStore.EfSearchFor(top, option));
 }
 

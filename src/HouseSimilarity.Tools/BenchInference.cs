@@ -1,0 +1,41 @@
+using System.Diagnostics;
+using HouseSimilarity.Embedding;
+
+namespace HouseSimilarity.Tools;
+
+/// <summary>
+/// Bare inference throughput of the module's model: photos decoded beforehand, then backbone + head only,
+/// on as many parallel callers as the module uses. The reference for the end-to-end ingest rate.
+/// </summary>
+internal static class BenchInference
+{
+    public static int Run(string photos, string modelDirectory, int count)
+    {
+        using var embedder = new HouseEmbedder(modelDirectory);
+        string[] files = Directory.GetFiles(photos, "*.jpg").OrderBy(f => f, StringComparer.Ordinal).Take(count).ToArray();
+        float[][] pixels = DevPhotos.Map(files, f => embedder.Loader.Load(f).Pixels);
+        // Warm-up: the first runs of a session allocate and optimise.
+        for (int i = 0; i < 4; i++) embedder.Project(embedder.Backbone.Features(pixels[i]));
+
+        var clock = Stopwatch.StartNew();
+        Parallel.For(0, pixels.Length, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
+            i => embedder.Project(embedder.Backbone.Features(pixels[i])));
+        double parallel = pixels.Length / clock.Elapsed.TotalSeconds;
+
+        clock.Restart();
+        int sequentialCount = Math.Min(200, pixels.Length);
+        for (int i = 0; i < sequentialCount; i++) embedder.Project(embedder.Backbone.Features(pixels[i]));
+        double sequential = sequentialCount / clock.Elapsed.TotalSeconds;
+
+        clock.Restart();
+        int decodeCount = Math.Min(200, files.Length);
+        for (int i = 0; i < decodeCount; i++) embedder.Loader.Load(files[i]);
+        double decodeMs = clock.Elapsed.TotalMilliseconds / decodeCount;
+
+        Console.WriteLine($"inference_parallel_images_per_s={parallel:F2}");
+        Console.WriteLine($"inference_sequential_images_per_s={sequential:F2}");
+        Console.WriteLine($"decode_ms_per_image={decodeMs:F2}");
+        Console.WriteLine($"parallelism={Environment.ProcessorCount}");
+        return 0;
+    }
+}
