@@ -6,10 +6,13 @@
     ./build.ps1                 # Build: out/HouseSimilarity is an importable module
     ./build.ps1 -Task Test      # Build, then xunit + Pester; prints "N passed, N failed"
     ./build.ps1 -Task Demo      # Build, then find similar and duplicate photos among the samples
+    ./build.ps1 -Task Model     # Fit the head on ../shared/data/houses 1..240, rebuild, benchmark quality on 241..300
+    ./build.ps1 -Task Quality   # Quality benchmark of the built model on houses 241..300 (bench/QUALITY.md)
+    ./build.ps1 -Task Bench     # Speed benchmark (bench/RESULTS.md)
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Demo', 'Model', 'Bench')]
+    [ValidateSet('Build', 'Test', 'Demo', 'Model', 'Quality', 'Bench')]
     [string[]] $Task = 'Build',
 
     [ValidateSet('Debug', 'Release')]
@@ -33,15 +36,17 @@ function Invoke-Native([string] $File, [string[]] $Arguments) {
 }
 
 function Invoke-Build {
+    Invoke-Native dotnet @('build', "$root/src/HouseSimilarity.Tools/HouseSimilarity.Tools.csproj", '-c', $Configuration,
+        '-o', $toolDir, '--nologo', '-v', 'quiet')
     # Publishing for this machine's runtime copies only its native libraries (not ONNX Runtime's other platforms).
     $rid = [System.Runtime.InteropServices.RuntimeInformation]::RuntimeIdentifier
     if (Test-Path $moduleDir) { Remove-Item $moduleDir -Recurse -Force }
     Invoke-Native dotnet @('publish', "$root/src/HouseSimilarity/HouseSimilarity.csproj", '-c', $Configuration, '-r', $rid,
-        '--self-contained', 'false', '-o', "$moduleDir/bin", '-p:GenerateDocumentationFile=false', '--nologo', '-v', 'quiet')
+        '--self-contained', 'false', '-o', "$moduleDir/bin", '--nologo', '-v', 'quiet')
     Copy-Item "$root/HouseSimilarity.psd1", "$root/src/HouseSimilarity/module/*" -Destination $moduleDir
     Get-ChildItem "$moduleDir/bin" -Filter *.pdb | Remove-Item
-    Invoke-Native dotnet @('build', "$root/src/HouseSimilarity.Tools/HouseSimilarity.Tools.csproj", '-c', $Configuration,
-        '-o', $toolDir, '--nologo', '-v', 'quiet')
+    # The model the module loads: the NuGet backbone and the committed head composed into one ONNX file.
+    Invoke-Native dotnet @("$toolDir/hstool.dll", 'compose', '--models', "$toolDir/models", '--out', "$moduleDir/bin/models/house.onnx")
     Invoke-Native dotnet @("$toolDir/hstool.dll", 'make-samples', '--data', "$root/samples/houses", '--out', $samplesDir)
     $size = (Get-ChildItem $moduleDir -Recurse -File | Measure-Object Length -Sum).Sum / 1MB
     Write-Host ("Built {0} ({1:N0} MB) and samples in {2}" -f $moduleDir, $size, $samplesDir)
@@ -97,8 +102,16 @@ function Invoke-Demo {
 }
 
 function Invoke-Model {
+    # Fits the head on houses 1..240 (feature maps cached in out/cache), then reports quality on houses 241..300.
     if (-not (Test-Path $sharedHouses)) { throw "Fitting the head needs the development photos in $sharedHouses." }
-    Invoke-Native dotnet @("$toolDir/hstool.dll", 'fit-pca', '--data', $sharedHouses, '--models', "$moduleDir/bin/models", '--out', "$root/models")
+    Invoke-Native dotnet @("$toolDir/hstool.dll", 'train', '--data', $sharedHouses, '--models', "$toolDir/models", '--out', "$root/models",
+        '--cache', "$out/cache")
+}
+
+function Invoke-Quality {
+    if (-not (Test-Path $sharedHouses)) { throw "The quality benchmark needs the development photos in $sharedHouses." }
+    Invoke-Native dotnet @("$toolDir/hstool.dll", 'quality', '--data', $sharedHouses, '--models', "$moduleDir/bin/models",
+        '--first', '241', '--last', '300', '--out', "$root/bench/QUALITY.md")
 }
 
 function Invoke-Bench {
@@ -113,7 +126,8 @@ try {
         switch ($t) {
             'Test' { Invoke-Test }
             'Demo' { Invoke-Demo }
-            'Model' { Invoke-Model; Invoke-Build }
+            'Model' { Invoke-Model; Invoke-Build; Invoke-Quality }
+            'Quality' { Invoke-Quality }
             'Bench' { Invoke-Bench }
         }
     }

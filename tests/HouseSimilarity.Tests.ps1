@@ -184,12 +184,15 @@ Describe 'Add-HouseVector, Find-SimilarHouse and the embedded store' {
     }
 
     It 'refuses a collection built with another model, naming both and the fix' {
-        # A copy of the module whose head weights differ has another model id.
+        # A copy of the module with a differently weighted head (composed as the build does) has another model id.
         $copy = Join-Path $TestDrive 'OtherModel' 'HouseSimilarity'
         New-Item -ItemType Directory -Force (Split-Path $copy) | Out-Null
         Copy-Item (Join-Path $root 'out' 'HouseSimilarity') -Destination $copy -Recurse
-        $head = Join-Path $copy 'bin' 'models' 'head.f32'
+        $parts = Join-Path $TestDrive 'parts'
+        Copy-Item (Join-Path $root 'out' 'tool' 'models') -Destination $parts -Recurse
+        $head = Join-Path $parts 'head.f32'
         $bytes = [IO.File]::ReadAllBytes($head); $bytes[64] = $bytes[64] -bxor 1; [IO.File]::WriteAllBytes($head, $bytes)
+        dotnet (Join-Path $root 'out' 'tool' 'hstool.dll') compose --models $parts --out (Join-Path $copy 'bin' 'models' 'house.onnx') | Out-Null
         $query = Join-Path $originals '241_frontal.jpg'
         $out = & $pwshPath -NoProfile -Command "`$env:XDG_DATA_HOME = '$env:XDG_DATA_HOME'; Import-Module '$copy/HouseSimilarity.psd1'
             try { Find-SimilarHouse '$query' -ErrorAction Stop } catch { `$_.FullyQualifiedErrorId; `$_.Exception.Message }

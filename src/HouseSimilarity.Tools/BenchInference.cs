@@ -9,22 +9,22 @@ namespace HouseSimilarity.Tools;
 /// </summary>
 internal static class BenchInference
 {
-    public static int Run(string photos, string modelDirectory, int count)
+    public static int Run(string photos, string modelPath, int count)
     {
-        using var embedder = new HouseEmbedder(modelDirectory);
+        using var embedder = new HouseEmbedder(modelPath);
         string[] files = Directory.GetFiles(photos, "*.jpg").OrderBy(f => f, StringComparer.Ordinal).Take(count).ToArray();
         float[][] pixels = DevPhotos.Map(files, f => embedder.Loader.Load(f).Pixels);
         // Warm-up: the first runs of a session allocate and optimise.
-        for (int i = 0; i < 4; i++) embedder.Project(embedder.Backbone.Features(pixels[i]));
+        for (int i = 0; i < 4; i++) embedder.Embed(pixels[i]);
 
         var clock = Stopwatch.StartNew();
         Parallel.For(0, pixels.Length, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
-            i => embedder.Project(embedder.Backbone.Features(pixels[i])));
+            i => embedder.Embed(pixels[i]));
         double parallel = pixels.Length / clock.Elapsed.TotalSeconds;
 
         clock.Restart();
         int sequentialCount = Math.Min(200, pixels.Length);
-        for (int i = 0; i < sequentialCount; i++) embedder.Project(embedder.Backbone.Features(pixels[i]));
+        for (int i = 0; i < sequentialCount; i++) embedder.Embed(pixels[i]);
         double sequential = sequentialCount / clock.Elapsed.TotalSeconds;
 
         clock.Restart();

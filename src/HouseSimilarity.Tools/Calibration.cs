@@ -1,5 +1,3 @@
-using HouseSimilarity.Embedding;
-using HouseSimilarity.Imaging;
 
 namespace HouseSimilarity.Tools;
 
@@ -8,43 +6,22 @@ internal static class Calibration
 {
     public const double TargetPrecision = 0.999;
 
-    public static double Threshold(string[] files, float[][] features, Func<float[], float[]> project,
-        ResNetBackbone backbone, HouseImageLoader loader, int editsPerPhoto = 2, int seed = 7)
+    /// <summary>The threshold for vectors of originals and of edited copies (edit i is a copy of original editSource[i]).</summary>
+    public static double Threshold(float[][] originals, int[] groups, float[][] edits, int[] editSource)
     {
-        float[][] originals = features.Select(project).ToArray();
-        var rng = new Random(seed);
-        var jobs = files.SelectMany((f, i) => Enumerable.Range(0, editsPerPhoto).Select(_ => (Index: i, Edit: ImageEdits.RandomEdit(rng))))
-            .ToArray();
-        Console.Error.WriteLine($"Embedding {jobs.Length} edited copies...");
-        float[][] edited = DevPhotos.Map(jobs, job =>
-        {
-            byte[] bytes = job.Edit.ApplyTo(File.ReadAllBytes(files[job.Index]));
-            string temp = Path.Combine(Path.GetTempPath(), $"hs-calib-{Guid.NewGuid():N}{job.Edit.Extension}");
-            try
-            {
-                File.WriteAllBytes(temp, bytes);
-                return project(backbone.Features(loader.Load(temp).Pixels));
-            }
-            finally
-            {
-                File.Delete(temp);
-            }
-        });
-
-        var same = SameGroups(files);
         var pairs = new List<(double Distance, bool Positive)>();
-        for (int e = 0; e < jobs.Length; e++)
+        for (int e = 0; e < edits.Length; e++)
         {
             for (int o = 0; o < originals.Length; o++)
             {
-                pairs.Add((VectorMath.L2(edited[e], originals[o]), same[jobs[e].Index] == same[o]));
+                pairs.Add((VectorMath.L2(edits[e], originals[o]), groups[editSource[e]] == groups[o]));
             }
         }
         for (int a = 0; a < originals.Length; a++)
         {
             for (int b = a + 1; b < originals.Length; b++)
             {
-                pairs.Add((VectorMath.L2(originals[a], originals[b]), same[a] == same[b]));
+                pairs.Add((VectorMath.L2(originals[a], originals[b]), groups[a] == groups[b]));
             }
         }
         return Choose(pairs);

@@ -1,5 +1,3 @@
-using HouseSimilarity.Embedding;
-using HouseSimilarity.Imaging;
 
 namespace HouseSimilarity.Tools;
 
@@ -26,10 +24,6 @@ internal static class DevPhotos
     public static int House(string path) => int.Parse(System.IO.Path.GetFileNameWithoutExtension(path).Split('_')[0]);
 
     public static string Room(string path) => System.IO.Path.GetFileNameWithoutExtension(path).Split('_')[1];
-
-    /// <summary>Backbone features of every file, in parallel over the cores.</summary>
-    public static float[][] Features(ResNetBackbone backbone, HouseImageLoader loader, IReadOnlyList<string> files) =>
-        Map(files, f => backbone.Features(loader.Load(f).Pixels));
 
     public static TOut[] Map<TIn, TOut>(IReadOnlyList<TIn> items, Func<TIn, TOut> work)
     {

@@ -1,3 +1,4 @@
+using System.Globalization;
 using HouseSimilarity.Embedding;
 using HouseSimilarity.Tools;
 
@@ -9,22 +10,45 @@ string Arg(string name, string fallback)
 }
 
 string data = Arg("--data", Path.Combine("..", "shared", "data", "houses"));
-string models = Arg("--models", HouseEmbedder.DefaultModelDirectory);
+string models = Arg("--models", Path.Combine(AppContext.BaseDirectory, "models"));
+string cache = Arg("--cache", Path.Combine("out", "cache"));
+var options = new HeadTrainer.Options(
+    Shrinkage: double.Parse(Arg("--shrinkage", "0.1"), CultureInfo.InvariantCulture),
+    Epochs: int.Parse(Arg("--epochs", "30"), CultureInfo.InvariantCulture),
+    LearningRate: double.Parse(Arg("--lr", "0.001"), CultureInfo.InvariantCulture),
+    Temperature: double.Parse(Arg("--temperature", "0.05"), CultureInfo.InvariantCulture),
+    Seed: int.Parse(Arg("--seed", "1"), CultureInfo.InvariantCulture));
+float gem = float.Parse(Arg("--gem", "3"), CultureInfo.InvariantCulture);
+string? threshold = Arg("--threshold", "") is { Length: > 0 } t ? t : null;
 return args.FirstOrDefault() switch
 {
-    "fit-pca" => FitPca.Run(data, models, Arg("--out", "models")),
+    "train" => Train.Run(data, models, Arg("--out", "models"), Arg("--kind", "siamese"), gem,
+        int.Parse(Arg("--edits", "4"), CultureInfo.InvariantCulture), options,
+        threshold is null ? null : double.Parse(threshold, CultureInfo.InvariantCulture), cache),
+    "compose" => Compose(models, Arg("--out", Path.Combine("out", HouseEmbedder.ModelFileName))),
     "make-samples" => MakeSamples.Run(data, Arg("--out", Path.Combine("out", "samples"))),
-    "bench-inference" => BenchInference.Run(data, models, int.Parse(Arg("--count", "1200"))),
+    "bench-inference" => BenchInference.Run(data, Path.Combine(models, HouseEmbedder.ModelFileName), int.Parse(Arg("--count", "1200"))),
+    "quality" => QualityBenchmark.Command(Arg("--out", ""), () => { using var e = new HouseEmbedder(Path.Combine(models, HouseEmbedder.ModelFileName)); return QualityBenchmark.Run(data, int.Parse(Arg("--first", "241")), int.Parse(Arg("--last", "300")), p => e.Embed(p).Vector, e.Model.DuplicateThreshold, e.Model.Id); }),
+    "onnx-dump" => HouseSimilarity.Tools.Onnx.OnnxDump.Run(args[1]),
     _ => Usage(),
 };
+
+static int Compose(string models, string output)
+{
+    Console.WriteLine($"{output}: {HeadFile.Compose(models, output)}");
+    return 0;
+}
 
 static int Usage()
 {
     Console.Error.WriteLine("""
         usage: hstool <command> [options]
-          fit-pca       --data <photos> --out <models dir>   fit the PCA head and calibrate the duplicate threshold
+          train         --data <photos> --out <models dir>   fit the head (--kind siamese|whitening|pca, --gem p, --edits n,
+                        --epochs, --lr, --temperature, --shrinkage, --seed, --threshold) on houses 1..240
+          compose       --models <dir> --out <house.onnx>   compose backbone + head into the module's model
           make-samples  --data <samples> --out <dir>         copy the sample photos and write edited copies
           bench-inference --data <photos> [--count N]        bare inference throughput (decoded photos in memory)
+          quality       --data <photos> [--first 241 --last 300] [--out file.md]   retrieval-quality benchmark (markdown table)
         """);
     return 2;
 }

@@ -7,7 +7,7 @@ namespace HouseSimilarity.Commands;
 public abstract class HouseCmdletBase : PSCmdlet, IDisposable
 {
     private static readonly Lazy<HouseEmbedder> SharedEmbedder = new(
-        () => new HouseEmbedder(HouseEmbedder.DefaultModelDirectory), LazyThreadSafetyMode.ExecutionAndPublication);
+        () => new HouseEmbedder(HouseEmbedder.DefaultModelPath), LazyThreadSafetyMode.ExecutionAndPublication);
 
     private readonly CancellationTokenSource _stopping = new();
 

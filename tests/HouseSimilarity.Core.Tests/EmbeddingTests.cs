@@ -60,7 +60,7 @@ public sealed class EmbeddingTests(EmbedderFixture fixture, ITestOutputHelper ou
         Array.Fill(meanColour, 103.94f, 2 * Plane, Plane);
         foreach (var (name, convert) in Conventions)
         {
-            float[] prepared = Embedder.Backbone.Prepare(convert(meanColour));
+            float[] prepared = fixture.Backbone.Prepare(convert(meanColour));
             double[] planeMeans = Enumerable.Range(0, 3).Select(c => prepared.AsSpan(c * Plane, Plane).ToArray().Average(v => (double)v)).ToArray();
             output.WriteLine($"{name,-24} prepared plane means {string.Join(", ", planeMeans.Select(m => m.ToString("F1")))}");
             bool centred = planeMeans.All(m => Math.Abs(m) < 5);
@@ -84,12 +84,12 @@ public sealed class EmbeddingTests(EmbedderFixture fixture, ITestOutputHelper ou
         var results = new Dictionary<string, (double Gap, int Correct)>();
         foreach (var (name, convert) in Conventions)
         {
-            float[][] o = originalPixels.Select(p => Unit(Embedder.Backbone.Features(convert(p)))).ToArray();
+            float[][] o = originalPixels.Select(p => Unit(BackboneFeature(convert(p)))).ToArray();
             double gap = 0;
             int correct = 0;
             for (int i = 0; i < edits.Count; i++)
             {
-                float[] e = Unit(Embedder.Backbone.Features(convert(editPixels[i])));
+                float[] e = Unit(BackboneFeature(convert(editPixels[i])));
                 int source = Array.IndexOf(originals, edits[i].Source);
                 double toSource = VectorMath.L2(e, o[source]);
                 double toOther = Enumerable.Range(0, o.Length).Where(j => j != source && !SameBytes(originals[j], originals[source]))
@@ -147,15 +147,33 @@ public sealed class EmbeddingTests(EmbedderFixture fixture, ITestOutputHelper ou
     {
         string copy = Path.Combine(_dir, "model");
         Directory.CreateDirectory(copy);
-        foreach (string f in new[] { "head.json", "head.f32" })
+        foreach (string f in Directory.GetFiles(EmbedderFixture.ModelsDirectory))
         {
-            File.Copy(Path.Combine(HouseEmbedder.DefaultModelDirectory, f), Path.Combine(copy, f));
+            File.Copy(f, Path.Combine(copy, Path.GetFileName(f)));
         }
-        Assert.Equal(Embedder.Model.Id, HouseModel.Load(copy).Id);
+        string same = HeadFile.Compose(copy, Path.Combine(_dir, "same.onnx"));
+        Assert.Equal(Embedder.Model.Id, same);
         byte[] weights = File.ReadAllBytes(Path.Combine(copy, "head.f32"));
         weights[100] ^= 1;
         File.WriteAllBytes(Path.Combine(copy, "head.f32"), weights);
-        Assert.NotEqual(Embedder.Model.Id, HouseModel.Load(copy).Id);
+        string other = HeadFile.Compose(copy, Path.Combine(_dir, "other.onnx"));
+        Assert.NotEqual(Embedder.Model.Id, other);
+        using var otherEmbedder = new HouseEmbedder(Path.Combine(_dir, "other.onnx"));
+        Assert.Equal(other, otherEmbedder.Model.Id);
+    }
+
+    /// <summary>The composed ONNX graph computes exactly what the head's C# definition (used in training) computes.</summary>
+    [Fact]
+    public void Composed_model_matches_the_head_computed_in_csharp()
+    {
+        var (_, head) = HeadFile.Load(EmbedderFixture.ModelsDirectory);
+        foreach (string sample in EditedSamples)
+        {
+            float[] pixels = Embedder.Loader.Load(TestData.Sample(sample)).Pixels;
+            float[] composed = Embedder.Embed(pixels);
+            float[] reference = HeadFile.Apply(head, FeatureExtractor.Gem(fixture.Backbone.FeatureMap(pixels), head.GemPower));
+            Assert.True(VectorMath.L2(composed, reference) < 1e-4, $"{sample}: {VectorMath.L2(composed, reference)}");
+        }
     }
 
     private static bool SameBytes(string a, string b) => File.ReadAllBytes(a).AsSpan().SequenceEqual(File.ReadAllBytes(b));
@@ -165,6 +183,9 @@ public sealed class EmbeddingTests(EmbedderFixture fixture, ITestOutputHelper ou
         string x = Path.GetFileNameWithoutExtension(a), y = Path.GetFileNameWithoutExtension(b);
         return (x, y) is ("259_bathroom", "296_bathroom") or ("296_bathroom", "259_bathroom");
     }
+
+    /// <summary>The backbone's own feature: its last map average-pooled.</summary>
+    private float[] BackboneFeature(float[] pixels) => FeatureExtractor.Gem(fixture.Backbone.FeatureMap(pixels), 1);
 
     private static float[] Unit(float[] v)
     {

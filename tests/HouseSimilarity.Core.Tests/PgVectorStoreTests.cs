@@ -665,6 +665,8 @@ public sealed class PgVectorStoreTests(PostgresFixture server, ITestOutputHelper
 
         var stored = new List<int> { 0 };
         var failed = new List<(int Batch, HouseStoreException Error)>();
+        var clock = Stopwatch.StartNew();
+        TimeSpan restarted = TimeSpan.Zero;
         using var restart = server.StartRestart();
         var restartOut = restart.StandardError.ReadToEndAsync();
         int next = 1, afterRestart = 0;
@@ -680,12 +682,14 @@ public sealed class PgVectorStoreTests(PostgresFixture server, ITestOutputHelper
                 failed.Add((next, e));
             }
             next++;
-            if (restart.HasExited)
+            if (restart.HasExited && afterRestart++ == 0)
             {
-                afterRestart++;
+                restarted = clock.Elapsed;
             }
         }
         await restart.WaitForExitAsync();
+        output.WriteLine($"{next} batches sent, {failed.Count} reported failed, restart done after {restarted.TotalSeconds:F1} s, loop {clock.Elapsed.TotalSeconds:F1} s; " +
+                         $"first error: {failed.FirstOrDefault().Error?.Message}");
         Assert.True(restart.ExitCode == 0, await restartOut);
         Assert.True(failed.Count > 0, $"no batch saw the restart ({next} batches sent)");
         Assert.All(failed, f => Assert.Contains("not stored", f.Error.Message));

@@ -33,12 +33,35 @@ internal static class TestData
     }
 }
 
-/// <summary>One embedder for the whole test run: loading the ONNX sessions takes a while.</summary>
+/// <summary>
+/// The module's model composed from the NuGet backbone and the committed head (as the build does), and the
+/// bare backbone; loaded once for the whole test run.
+/// </summary>
 public sealed class EmbedderFixture : IDisposable
 {
-    public HouseEmbedder Embedder { get; } = new(HouseEmbedder.DefaultModelDirectory);
+    private readonly string _directory = TestData.NewScratchDirectory();
 
-    public void Dispose() => Embedder.Dispose();
+    public EmbedderFixture()
+    {
+        ModelPath = Path.Combine(_directory, HouseEmbedder.ModelFileName);
+        HouseSimilarity.Tools.HeadFile.Compose(ModelsDirectory, ModelPath);
+        Embedder = new HouseEmbedder(ModelPath);
+        Backbone = new HouseSimilarity.Tools.FeatureExtractor(ModelsDirectory);
+    }
+
+    /// <summary>Backbone files and committed head, copied next to the test assembly by the build.</summary>
+    public static string ModelsDirectory => Path.Combine(AppContext.BaseDirectory, "models");
+
+    public string ModelPath { get; }
+    public HouseEmbedder Embedder { get; }
+    internal HouseSimilarity.Tools.FeatureExtractor Backbone { get; }
+
+    public void Dispose()
+    {
+        Embedder.Dispose();
+        Backbone.Dispose();
+        Directory.Delete(_directory, recursive: true);
+    }
 }
 
 [CollectionDefinition("Embedder")]

@@ -1,26 +1,40 @@
+using System.Globalization;
 using HouseSimilarity.Imaging;
 using Microsoft.ML.OnnxRuntime;
 
 namespace HouseSimilarity.Embedding;
 
-/// <summary>
-/// ML.NET's ResNet18 featurizer (preprocess + backbone ONNX files). Thread-safe: each call runs
-/// single-threaded, so parallel callers use the cores without oversubscribing them.
-/// </summary>
-public sealed class ResNetBackbone : IDisposable
+/// <summary>What identifies a model and how its distances read; stored in the ONNX file's metadata.</summary>
+public sealed record HouseModelInfo(string Id, string Name, int Dimension, double DuplicateThreshold)
 {
-    public const string Name = "Microsoft.ML.DnnImageFeaturizer.ResNet18/0.23.1";
-    public const int FeatureDimension = 512;
+    public const string IdKey = "house_model_id", NameKey = "house_model_name", DimensionKey = "house_dimension",
+        ThresholdKey = "house_duplicate_threshold";
+}
 
+/// <summary>
+/// Photo in, unit vector out: the image loader and the composed house model (backbone, pooling, head and
+/// normalisation in one ONNX file). Thread-safe: each call runs single-threaded, so parallel callers use the
+/// cores without oversubscribing them.
+/// </summary>
+public sealed class HouseEmbedder : IDisposable
+{
+    public const string ModelFileName = "house.onnx";
     private static readonly long[] InputShape = [1, 3, HouseImageLoader.InputSize, HouseImageLoader.InputSize];
 
-    private readonly InferenceSession _prepare;
-    private readonly InferenceSession _backbone;
+    private readonly InferenceSession _session;
     private readonly RunOptions _runOptions = new();
-    private readonly string[] _prepareIn, _prepareOut, _backboneIn, _backboneOut;
+    private readonly string[] _inputs, _outputs;
 
-    public ResNetBackbone(string modelDirectory)
+    public HouseModelInfo Model { get; }
+    public HouseImageLoader Loader { get; }
+
+    public HouseEmbedder(string modelPath, HouseImageLoader? loader = null)
     {
+        if (!File.Exists(modelPath))
+        {
+            throw new FileNotFoundException($"The model '{modelPath}' is missing; rebuild the module (./build.ps1).", modelPath);
+        }
+        Loader = loader ?? new HouseImageLoader();
         using var options = new SessionOptions
         {
             IntraOpNumThreads = 1,
@@ -28,58 +42,20 @@ public sealed class ResNetBackbone : IDisposable
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
-        _prepare = new InferenceSession(Path.Combine(modelDirectory, "ResNetPreprocess.onnx"), options);
-        _backbone = new InferenceSession(Path.Combine(modelDirectory, "ResNet18.onnx"), options);
-        _prepareIn = [.. _prepare.InputNames];
-        _prepareOut = [.. _prepare.OutputNames];
-        _backboneIn = [.. _backbone.InputNames];
-        _backboneOut = [.. _backbone.OutputNames];
+        _session = new InferenceSession(modelPath, options);
+        _inputs = [.. _session.InputNames];
+        _outputs = [.. _session.OutputNames];
+        var metadata = _session.ModelMetadata.CustomMetadataMap;
+        string Read(string key) => metadata.TryGetValue(key, out string? value)
+            ? value : throw new InvalidDataException($"The model '{modelPath}' has no '{key}' metadata.");
+        Model = new HouseModelInfo(Read(HouseModelInfo.IdKey), Read(HouseModelInfo.NameKey),
+            int.Parse(Read(HouseModelInfo.DimensionKey), CultureInfo.InvariantCulture),
+            double.Parse(Read(HouseModelInfo.ThresholdKey), CultureInfo.InvariantCulture));
     }
 
-    /// <summary>The 512-d pooled feature of planar R, G, B planes with values 0..255.</summary>
-    public float[] Features(float[] pixels)
-    {
-        using var input = OrtValue.CreateTensorValueFromMemory(pixels, InputShape);
-        using var prepared = _prepare.Run(_runOptions, _prepareIn, [input], _prepareOut);
-        using var pooled = _backbone.Run(_runOptions, _backboneIn, [prepared[0]], _backboneOut);
-        return pooled[0].GetTensorDataAsSpan<float>().ToArray();
-    }
-
-    /// <summary>The preprocess graph's output alone: BGR planes minus the ImageNet mean image.</summary>
-    internal float[] Prepare(float[] pixels)
-    {
-        using var input = OrtValue.CreateTensorValueFromMemory(pixels, InputShape);
-        using var prepared = _prepare.Run(_runOptions, _prepareIn, [input], _prepareOut);
-        return prepared[0].GetTensorDataAsSpan<float>().ToArray();
-    }
-
-    public void Dispose()
-    {
-        _prepare.Dispose();
-        _backbone.Dispose();
-        _runOptions.Dispose();
-    }
-}
-
-/// <summary>Photo in, 128-d unit vector out: image loader, backbone and head together.</summary>
-public sealed class HouseEmbedder : IDisposable
-{
-    public const string Preprocess = "stretch224-triangle-rgb255-chw";
-
-    public HouseModel Model { get; }
-    public HouseImageLoader Loader { get; }
-    public ResNetBackbone Backbone { get; }
-
-    public HouseEmbedder(string modelDirectory, HouseImageLoader? loader = null)
-    {
-        Model = HouseModel.Load(modelDirectory);
-        Loader = loader ?? new HouseImageLoader();
-        Backbone = new ResNetBackbone(modelDirectory);
-    }
-
-    /// <summary>The models/ folder shipped next to this assembly.</summary>
-    public static string DefaultModelDirectory =>
-        Path.Combine(Path.GetDirectoryName(typeof(HouseEmbedder).Assembly.Location)!, "models");
+    /// <summary>models/house.onnx next to this assembly.</summary>
+    public static string DefaultModelPath =>
+        Path.Combine(Path.GetDirectoryName(typeof(HouseEmbedder).Assembly.Location)!, "models", ModelFileName);
 
     public HouseEmbedding Embed(string path, string? id = null)
     {
@@ -92,12 +68,21 @@ public sealed class HouseEmbedder : IDisposable
             Width = image.Width,
             Height = image.Height,
             ModelId = Model.Id,
-            Vector = Project(Backbone.Features(image.Pixels)),
+            Vector = Embed(image.Pixels),
         };
     }
 
-    /// <summary>Head: L2-normalise, centre, project, L2-normalise.</summary>
-    public float[] Project(ReadOnlySpan<float> feature) => Model.Project(feature);
+    /// <summary>The unit vector of planar R, G, B planes with values 0..255.</summary>
+    public float[] Embed(float[] pixels)
+    {
+        using var input = OrtValue.CreateTensorValueFromMemory(pixels, InputShape);
+        using var output = _session.Run(_runOptions, _inputs, [input], _outputs);
+        return output[0].GetTensorDataAsSpan<float>().ToArray();
+    }
 
-    public void Dispose() => Backbone.Dispose();
+    public void Dispose()
+    {
+        _session.Dispose();
+        _runOptions.Dispose();
+    }
 }

@@ -1,0 +1,137 @@
+using System.Runtime.InteropServices;
+
+namespace HouseSimilarity.Embedding.Onnx;
+
+/// <summary>
+/// Composes one ONNX model from ML.NET's ResNet18 featurizer (preprocess graph + backbone graph, opset 8) and
+/// the house head: [1,3,224,224] planar RGB 0..255 in, [1,128] unit vector out. Graph surgery on raw protobuf
+/// fields: the two graphs share no tensor names, so their nodes are concatenated and joined by an Identity.
+/// </summary>
+public static class OnnxComposer
+{
+    public const string InputName = "OriginalInput";
+    public const string OutputName = "embedding";
+    /// <summary>The backbone's last convolutional map, [1,512,7,7], before its global average pool.</summary>
+    public const string FeatureMapName = "ReLU393_Output_0";
+    private const string BackboneInput = "Input247";
+    private const string BackbonePool = "Pooling395";
+    private const string PreprocessOutput = "PreprocessedInput";
+
+    // Field numbers of onnx.proto.
+    private const int ModelGraph = 7, ModelMetadata = 14;
+    private const int GraphNode = 1, GraphName = 2, GraphInitializer = 5, GraphInput = 11, GraphOutput = 12, GraphValueInfo = 13;
+    private const int NodeInput = 1, NodeOutput = 2, NodeName = 3, NodeOpType = 4, NodeAttribute = 5;
+    private const int FloatType = 1;
+
+    /// <summary>Preprocess + backbone with the last convolutional map as output (for fitting the head).</summary>
+    public static byte[] FeatureMapModel(string backboneDirectory) =>
+        Compose(backboneDirectory, [], [], FeatureMapName, [1, 512, 7, 7], new Dictionary<string, string>());
+
+    /// <summary>The whole embedding model: backbone, GeM pooling, head, L2 normalisation.</summary>
+    public static byte[] EmbeddingModel(string backboneDirectory, HeadWeights head, IReadOnlyDictionary<string, string> metadata)
+    {
+        var initializers = new List<byte[]>
+        {
+            Tensor("gem_p", [], [head.GemPower]),
+            Tensor("gem_inverse_p", [], [1f / head.GemPower]),
+            Tensor("head_mean", [1, head.InputDimension], head.Mean),
+            Tensor("head_projection", [head.InputDimension, head.Dimension], Transpose(head.Projection, head.Dimension, head.InputDimension)),
+        };
+        var nodes = new List<byte[]>
+        {
+            // GeM pooling, (mean of x^p)^(1/p) over the 7x7 map; the map is post-ReLU, so x >= 0.
+            Node("Pow", [FeatureMapName, "gem_p"], ["gem_powered"]),
+            Node("GlobalAveragePool", ["gem_powered"], ["gem_mean"]),
+            Node("Pow", ["gem_mean", "gem_inverse_p"], ["gem_pooled"]),
+            Node("Flatten", ["gem_pooled"], ["pooled"], Attribute("axis", 1)),
+            Node("LpNormalization", ["pooled"], ["pooled_unit"], Attribute("axis", 1), Attribute("p", 2)),
+            Node("Sub", ["pooled_unit", "head_mean"], ["centred"]),
+            Node("MatMul", ["centred", "head_projection"], ["projected"]),
+            Node("LpNormalization", ["projected"], [OutputName], Attribute("axis", 1), Attribute("p", 2)),
+        };
+        return Compose(backboneDirectory, nodes, initializers, OutputName, [1, head.Dimension], metadata);
+    }
+
+    private static byte[] Compose(string backboneDirectory, List<byte[]> headNodes, List<byte[]> headInitializers,
+        string output, long[] outputShape, IReadOnlyDictionary<string, string> metadata)
+    {
+        var preprocessModel = Proto.Parse(File.ReadAllBytes(Path.Combine(backboneDirectory, "ResNetPreprocess.onnx")));
+        var backboneModel = Proto.Parse(File.ReadAllBytes(Path.Combine(backboneDirectory, "ResNet18.onnx")));
+        var preprocess = Proto.Parse(preprocessModel.Single(f => f.Number == ModelGraph).Bytes);
+        var backbone = Proto.Parse(backboneModel.Single(f => f.Number == ModelGraph).Bytes);
+
+        var graph = new List<ProtoField>();
+        graph.AddRange(preprocess.Where(f => f.Number == GraphNode));
+        graph.Add(ProtoField.Message(GraphNode, Node("Identity", [PreprocessOutput], [BackboneInput])));
+        // The backbone's own global average pool is replaced by the head's pooling.
+        graph.AddRange(backbone.Where(f => f.Number == GraphNode && !Names(f, NodeName, BackbonePool)));
+        graph.AddRange(headNodes.Select(n => ProtoField.Message(GraphNode, n)));
+        graph.Add(ProtoField.String(GraphName, "house_similarity"));
+        graph.AddRange(preprocess.Where(f => f.Number == GraphInitializer));
+        graph.AddRange(backbone.Where(f => f.Number == GraphInitializer));
+        graph.AddRange(headInitializers.Select(t => ProtoField.Message(GraphInitializer, t)));
+        graph.AddRange(preprocess.Where(f => f.Number == GraphInput));
+        graph.Add(ProtoField.Message(GraphOutput, ValueInfo(output, outputShape)));
+        graph.AddRange(backbone.Where(f => f.Number == GraphValueInfo && !Names(f, 1, BackbonePool + "_Output_0")));
+
+        var model = backboneModel.Where(f => f.Number is not ModelGraph and not ModelMetadata).ToList();
+        model.Add(ProtoField.Message(ModelGraph, Proto.Write(graph)));
+        model.AddRange(metadata.Select(kv => ProtoField.Message(ModelMetadata, [ProtoField.String(1, kv.Key), ProtoField.String(2, kv.Value)])));
+        return Proto.Write(model);
+    }
+
+    private static bool Names(ProtoField message, int nameField, string name) =>
+        Proto.Parse(message.Bytes).Any(f => f.Number == nameField && f.WireType == 2 && f.Text == name);
+
+    private static byte[] Node(string opType, string[] inputs, string[] outputs, params byte[][] attributes) =>
+        Proto.Write([
+            .. inputs.Select(i => ProtoField.String(NodeInput, i)),
+            .. outputs.Select(o => ProtoField.String(NodeOutput, o)),
+            ProtoField.String(NodeName, outputs[0] + "_node"),
+            ProtoField.String(NodeOpType, opType),
+            .. attributes.Select(a => ProtoField.Message(NodeAttribute, a)),
+        ]);
+
+    /// <summary>An INT attribute (AttributeProto: name 1, i 3, type 20 = INT).</summary>
+    private static byte[] Attribute(string name, long value) =>
+        Proto.Write([ProtoField.String(1, name), ProtoField.Varint(3, value), ProtoField.Varint(20, 2)]);
+
+    /// <summary>A float tensor (TensorProto: dims 1, data_type 2, name 8, raw_data 9 little-endian).</summary>
+    private static byte[] Tensor(string name, long[] dims, float[] values) =>
+        Proto.Write([
+            .. dims.Select(d => ProtoField.Varint(1, d)),
+            ProtoField.Varint(2, FloatType),
+            ProtoField.String(8, name),
+            ProtoField.Message(9, MemoryMarshal.AsBytes(values.AsSpan()).ToArray()),
+        ]);
+
+    /// <summary>ValueInfoProto of a float tensor with a fixed shape.</summary>
+    private static byte[] ValueInfo(string name, long[] shape)
+    {
+        byte[] dims = Proto.Write(shape.Select(d => ProtoField.Message(1, [ProtoField.Varint(1, d)])));
+        byte[] tensorType = Proto.Write([ProtoField.Varint(1, FloatType), ProtoField.Message(2, dims)]);
+        return Proto.Write([ProtoField.String(1, name), ProtoField.Message(2, [ProtoField.Message(1, tensorType)])]);
+    }
+
+    private static float[] Transpose(float[] matrix, int rows, int columns)
+    {
+        var result = new float[matrix.Length];
+        for (int r = 0; r < rows; r++)
+        {
+            for (int c = 0; c < columns; c++)
+            {
+                result[c * rows + r] = matrix[r * columns + c];
+            }
+        }
+        return result;
+    }
+}
+
+/// <summary>
+/// The fitted part of the model: GeM power, then a centred linear projection of the L2-normalised pooled
+/// backbone feature. Projection is row-major Dimension x InputDimension.
+/// </summary>
+public sealed record HeadWeights(float GemPower, float[] Mean, float[] Projection, int Dimension)
+{
+    public int InputDimension => Mean.Length;
+}

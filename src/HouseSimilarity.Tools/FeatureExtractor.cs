@@ -1,0 +1,62 @@
+using HouseSimilarity.Embedding.Onnx;
+using HouseSimilarity.Imaging;
+using Microsoft.ML.OnnxRuntime;
+
+namespace HouseSimilarity.Tools;
+
+/// <summary>
+/// The backbone alone, for fitting heads: preprocess + ResNet18 up to the last convolutional map
+/// ([512, 7, 7]), composed in memory from the NuGet files. Thread-safe like the embedder.
+/// </summary>
+internal sealed class FeatureExtractor : IDisposable
+{
+    public const int Channels = 512, Cells = 49;
+    private static readonly long[] InputShape = [1, 3, HouseImageLoader.InputSize, HouseImageLoader.InputSize];
+
+    private readonly InferenceSession _prepare;
+    private readonly InferenceSession _features;
+    private readonly RunOptions _runOptions = new();
+
+    public FeatureExtractor(string modelsDirectory)
+    {
+        using var options = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
+        _prepare = new InferenceSession(Path.Combine(modelsDirectory, "ResNetPreprocess.onnx"), options);
+        _features = new InferenceSession(OnnxComposer.FeatureMapModel(modelsDirectory), options);
+    }
+
+    /// <summary>The preprocess graph's output alone: BGR planes minus the ImageNet mean image.</summary>
+    public float[] Prepare(float[] pixels) => Run(_prepare, pixels);
+
+    /// <summary>The last convolutional map, channel-major [512, 49].</summary>
+    public float[] FeatureMap(float[] pixels) => Run(_features, pixels);
+
+    /// <summary>Generalised mean pooling of a feature map; p = 1 is the backbone's own average pool.</summary>
+    public static float[] Gem(ReadOnlySpan<float> map, float p)
+    {
+        var pooled = new float[Channels];
+        for (int c = 0; c < Channels; c++)
+        {
+            double sum = 0;
+            foreach (float v in map.Slice(c * Cells, Cells))
+            {
+                sum += p == 1 ? v : Math.Pow(v, p);
+            }
+            pooled[c] = (float)(p == 1 ? sum / Cells : Math.Pow(sum / Cells, 1 / p));
+        }
+        return pooled;
+    }
+
+    private float[] Run(InferenceSession session, float[] pixels)
+    {
+        using var input = OrtValue.CreateTensorValueFromMemory(pixels, InputShape);
+        using var output = session.Run(_runOptions, [.. session.InputNames], [input], [.. session.OutputNames]);
+        return output[0].GetTensorDataAsSpan<float>().ToArray();
+    }
+
+    public void Dispose()
+    {
+        _prepare.Dispose();
+        _features.Dispose();
+        _runOptions.Dispose();
+    }
+}
