@@ -16,6 +16,7 @@
         'Find-SimilarHouse'
         'Compare-HouseImage'
         'Get-HouseCollection'
+        'Get-HouseVector'
         'Remove-HouseVector'
         'Remove-HouseCollection'
     )

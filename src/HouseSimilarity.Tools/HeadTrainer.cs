@@ -12,8 +12,10 @@ namespace HouseSimilarity.Tools;
 /// </summary>
 internal static class HeadTrainer
 {
+    /// <param name="RoomWeight">Weight of the room-type term: originals of the same room type (a weak label of
+    /// "similar") are pulled together, so the head does not buy duplicate recall by scattering similar houses.</param>
     public sealed record Options(int Dimension = 128, double Shrinkage = 0.1, int Epochs = 30, int BatchSize = 128,
-        double LearningRate = 1e-3, double Temperature = 0.05, double AnchorWeight = 1.0, int Seed = 1);
+        double LearningRate = 1e-3, double Temperature = 0.05, double RoomWeight = 0, double RoomTemperature = 0.1, int Seed = 1);
 
     /// <summary>
     /// Learned whitening: whiten by the covariance of differences between matching pairs (so the directions
@@ -48,8 +50,8 @@ internal static class HeadTrainer
     }
 
     /// <summary>Fine-tunes W with symmetric InfoNCE: each original must pick out its own edit among the batch's, and back.</summary>
-    public static HeadWeights FineTune(HeadWeights start, float[][] originals, int[] groups, float[][] edits, int[] editSource, Options options,
-        Action<int, double>? report = null)
+    public static HeadWeights FineTune(HeadWeights start, float[][] originals, int[] groups, int[] rooms, float[][] edits, int[] editSource,
+        Options options, Action<int, double>? report = null)
     {
         var rng = new Random(options.Seed);
         float[] w = (float[])start.Projection.Clone();
@@ -70,7 +72,9 @@ internal static class HeadTrainer
                 var batch = order.Skip(b).Take(options.BatchSize).GroupBy(o => groups[o]).Select(g => g.First()).ToArray();
                 var anchors = batch.Select(o => centredOriginals[o]).ToArray();
                 var positives = batch.Select(o => centredEdits[editsOf[o][rng.Next(editsOf[o].Count)]]).ToArray();
-                var (loss, gradient) = LossAndGradient(w, start.Dimension, anchors, positives, options.Temperature);
+                int[] batchRooms = batch.Select(o => rooms[o]).ToArray();
+                var (loss, gradient) = LossAndGradient(w, start.Dimension, anchors, positives, options.Temperature,
+                    batchRooms, options.RoomWeight, options.RoomTemperature);
                 adam.Step(w, gradient);
                 total += loss;
                 batches++;
@@ -90,8 +94,11 @@ internal static class HeadTrainer
     /// <summary>
     /// Symmetric InfoNCE of a batch and its gradient with respect to W (row-major dimension x input).
     /// z = W x / |W x|; logits s_ij = z_i . z'_j / tau; loss = mean over rows and columns of cross-entropy with the diagonal.
+    /// Plus, with a room weight, a supervised contrastive term among the anchors: each anchor's softmax over the
+    /// other anchors should put its mass on those of the same room type.
     /// </summary>
-    public static (double Loss, float[] Gradient) LossAndGradient(float[] w, int dimension, float[][] anchors, float[][] positives, double temperature)
+    public static (double Loss, float[] Gradient) LossAndGradient(float[] w, int dimension, float[][] anchors, float[][] positives,
+        double temperature, int[]? rooms = null, double roomWeight = 0, double roomTemperature = 0.1)
     {
         int n = anchors.Length, d = anchors[0].Length;
         var (za, ya, na) = Forward(w, dimension, anchors);
@@ -124,10 +131,52 @@ internal static class HeadTrainer
                 TensorPrimitives.MultiplyAdd(za[i], s, gradZp[j], gradZp[j]);
             }
 
+        if (rooms is not null && roomWeight > 0)
+        {
+            loss += RoomTerm(za, rooms, roomWeight, roomTemperature, gradZa);
+        }
+
         var gradient = new float[w.Length];
         Backward(gradient, d, za, na, gradZa, anchors);
         Backward(gradient, d, zp, np, gradZp, positives);
         return (loss, gradient);
+    }
+
+    /// <summary>Supervised contrastive loss over room types among the anchors; adds its gradient to gradZ.</summary>
+    private static double RoomTerm(float[][] z, int[] rooms, double weight, double temperature, float[][] gradZ)
+    {
+        int n = z.Length;
+        int anchors = Enumerable.Range(0, n).Count(i => Enumerable.Range(0, n).Any(j => j != i && rooms[j] == rooms[i]));
+        if (anchors == 0)
+        {
+            return 0;
+        }
+        double loss = 0, scale = weight / anchors;
+        var logits = new double[n];
+        for (int i = 0; i < n; i++)
+        {
+            int same = Enumerable.Range(0, n).Count(j => j != i && rooms[j] == rooms[i]);
+            if (same == 0) continue;
+            double max = double.MinValue;
+            for (int j = 0; j < n; j++)
+            {
+                logits[j] = j == i ? double.NegativeInfinity : TensorPrimitives.Dot(z[i], z[j]) / temperature;
+                max = Math.Max(max, logits[j]);
+            }
+            double sum = 0;
+            for (int j = 0; j < n; j++) sum += j == i ? 0 : Math.Exp(logits[j] - max);
+            double logSum = Math.Log(sum) + max;
+            for (int j = 0; j < n; j++)
+            {
+                if (j == i) continue;
+                bool positive = rooms[j] == rooms[i];
+                if (positive) loss -= (logits[j] - logSum) / same * scale;
+                float g = (float)((Math.Exp(logits[j] - logSum) - (positive ? 1.0 / same : 0)) * scale / temperature);
+                TensorPrimitives.MultiplyAdd(z[j], g, gradZ[i], gradZ[i]);
+                TensorPrimitives.MultiplyAdd(z[i], g, gradZ[j], gradZ[j]);
+            }
+        }
+        return loss;
     }
 
     /// <summary>Adds one row's (or column's) softmax cross-entropy against the diagonal; returns its loss share.</summary>

@@ -17,6 +17,7 @@ var options = new HeadTrainer.Options(
     Epochs: int.Parse(Arg("--epochs", "30"), CultureInfo.InvariantCulture),
     LearningRate: double.Parse(Arg("--lr", "0.001"), CultureInfo.InvariantCulture),
     Temperature: double.Parse(Arg("--temperature", "0.05"), CultureInfo.InvariantCulture),
+    RoomWeight: double.Parse(Arg("--room-weight", "0"), CultureInfo.InvariantCulture),
     Seed: int.Parse(Arg("--seed", "1"), CultureInfo.InvariantCulture));
 float gem = float.Parse(Arg("--gem", "3"), CultureInfo.InvariantCulture);
 string? threshold = Arg("--threshold", "") is { Length: > 0 } t ? t : null;
@@ -25,6 +26,8 @@ return args.FirstOrDefault() switch
     "train" => Train.Run(data, models, Arg("--out", "models"), Arg("--kind", "siamese"), gem,
         int.Parse(Arg("--edits", "4"), CultureInfo.InvariantCulture), options,
         threshold is null ? null : double.Parse(threshold, CultureInfo.InvariantCulture), cache),
+    "tune" => Tune.Run(data, models, int.Parse(Arg("--edits", "4"), CultureInfo.InvariantCulture), options, cache,
+        Arg("--variants", "pca:1,whitening:1,whitening:3,siamese:3").Split(',')),
     "compose" => Compose(models, Arg("--out", Path.Combine("out", HouseEmbedder.ModelFileName))),
     "make-samples" => MakeSamples.Run(data, Arg("--out", Path.Combine("out", "samples"))),
     "bench-inference" => BenchInference.Run(data, Path.Combine(models, HouseEmbedder.ModelFileName), int.Parse(Arg("--count", "1200"))),
@@ -45,6 +48,8 @@ static int Usage()
         usage: hstool <command> [options]
           train         --data <photos> --out <models dir>   fit the head (--kind siamese|whitening|pca, --gem p, --edits n,
                         --epochs, --lr, --temperature, --shrinkage, --seed, --threshold) on houses 1..240
+          tune          --data <photos> --variants kind:gem[:epochs:temperature:lr:shrinkage],...
+                        fit on houses 1..200, score on 201..240
           compose       --models <dir> --out <house.onnx>   compose backbone + head into the module's model
           make-samples  --data <samples> --out <dir>         copy the sample photos and write edited copies
           bench-inference --data <photos> [--count N]        bare inference throughput (decoded photos in memory)

@@ -73,7 +73,7 @@ internal static class QualityBenchmark
         return Score(files, group, battery, jobs, originals, edited, firstHouse, lastHouse, threshold, name);
     }
 
-    static QualityReport Score(string[] files, int[] group, IReadOnlyList<ImageEdit> battery, (int Original, int Edit)[] jobs,
+    internal static QualityReport Score(string[] files, int[] group, IReadOnlyList<ImageEdit> battery, (int Original, int Edit)[] jobs,
         float[][] originals, float[][] edited, int firstHouse, int lastHouse, double threshold, string name)
     {
         int n = files.Length, editCount = battery.Count;

@@ -11,6 +11,7 @@ namespace HouseSimilarity.Tools;
 internal static class Train
 {
     public const int FirstTrainingHouse = 1, LastTrainingHouse = 240;
+    private static readonly string[] Rooms = ["bathroom", "bedroom", "frontal", "kitchen"];
 
     public static int Run(string photos, string models, string outDirectory, string kind, float gemPower, int editsPerPhoto,
         HeadTrainer.Options options, double? threshold, string cache)
@@ -33,7 +34,7 @@ internal static class Train
             "pca" => Pca(originals, gemPower, options.Dimension),
             "whitening" => HeadTrainer.LearnedWhitening(originals, edits, data.EditSource, gemPower, options),
             "siamese" => HeadTrainer.FineTune(HeadTrainer.LearnedWhitening(originals, edits, data.EditSource, gemPower, options),
-                originals, data.Groups, edits, data.EditSource, options,
+                originals, data.Groups, data.Files.Select(f => Array.IndexOf(Rooms, DevPhotos.Room(f))).ToArray(), edits, data.EditSource, options,
                 (epoch, loss) => Console.Error.WriteLine($"  epoch {epoch + 1}: loss {loss:F4}")),
             _ => throw new ArgumentException($"Unknown head kind '{kind}': use pca, whitening or siamese."),
         };

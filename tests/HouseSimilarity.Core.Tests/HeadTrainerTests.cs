@@ -15,17 +15,19 @@ public sealed class HeadTrainerTests
         float[][] anchors = Vectors(rng, 6, d);
         float[][] positives = anchors.Select(a => a.Select(v => v + (float)(rng.NextDouble() - 0.5) * 0.4f).ToArray()).ToArray();
         float[] w = Vectors(rng, 1, dimension * d)[0];
+        int[] rooms = [0, 1, 0, 2, 1, 0];
         const double temperature = 0.2;
+        (double Loss, float[] Gradient) Evaluate(float[] weights) =>
+            HeadTrainer.LossAndGradient(weights, dimension, anchors, positives, temperature, rooms, roomWeight: 0.7, roomTemperature: 0.3);
 
-        var (_, gradient) = HeadTrainer.LossAndGradient(w, dimension, anchors, positives, temperature);
+        var (_, gradient) = Evaluate(w);
         for (int k = 0; k < w.Length; k += 3)
         {
             const float step = 1e-2f;
             float[] plus = (float[])w.Clone(), minus = (float[])w.Clone();
             plus[k] += step;
             minus[k] -= step;
-            double numeric = (HeadTrainer.LossAndGradient(plus, dimension, anchors, positives, temperature).Loss
-                            - HeadTrainer.LossAndGradient(minus, dimension, anchors, positives, temperature).Loss) / (2 * step);
+            double numeric = (Evaluate(plus).Loss - Evaluate(minus).Loss) / (2 * step);
             Assert.True(Math.Abs(numeric - gradient[k]) <= 2e-3 + 0.03 * Math.Abs(numeric),
                 $"weight {k}: numeric {numeric:G5}, analytic {gradient[k]:G5}");
         }
@@ -44,8 +46,9 @@ public sealed class HeadTrainerTests
 
         var start = HeadTrainer.LearnedWhitening(originals, edits, source, 3, options);
         var losses = new List<double>();
-        var a = HeadTrainer.FineTune(start, originals, groups, edits, source, options, (_, loss) => losses.Add(loss));
-        var b = HeadTrainer.FineTune(start, originals, groups, edits, source, options);
+        int[] rooms = Enumerable.Range(0, 40).Select(i => i % 4).ToArray();
+        var a = HeadTrainer.FineTune(start, originals, groups, rooms, edits, source, options, (_, loss) => losses.Add(loss));
+        var b = HeadTrainer.FineTune(start, originals, groups, rooms, edits, source, options);
         Assert.Equal(a.Projection, b.Projection);
         Assert.True(losses[^1] < losses[0] * 0.9, $"loss went from {losses[0]:F4} to {losses[^1]:F4}");
     }

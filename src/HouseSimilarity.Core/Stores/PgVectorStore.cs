@@ -836,7 +836,7 @@ public class PgVectorStore : IHouseStore
                 PostgresErrorCodes.InvalidCatalogName => " Create the database first.",
                 _ => e.IsTransient ? " Is the server running and reachable?" : "",
             };
-            string lost = batch is int records ? $" The {Records(records)} were not stored." : "";
+            string lost = batch is int records ? $" The batch ({Records(records)}) was not stored." : "";
             return new HouseStoreException($"Cannot connect to {server}: {cause}.{hint}{lost}", e);
         }
         if (batch is int n && (e.IsTransient || e is not PostgresException))
