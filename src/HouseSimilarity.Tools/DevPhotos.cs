@@ -25,7 +25,7 @@ internal static class DevPhotos
 
     public static string Room(string path) => System.IO.Path.GetFileNameWithoutExtension(path).Split('_')[1];
 
-    public static TOut[] Map<TIn, TOut>(IReadOnlyList<TIn> items, Func<TIn, TOut> work)
+    public static TOut[] Map<TIn, TOut>(IReadOnlyList<TIn> items, Func<TIn, TOut> work, bool quiet = false)
     {
         var results = new TOut[items.Count];
         int done = 0;
@@ -33,7 +33,7 @@ internal static class DevPhotos
         {
             results[i] = work(items[i]);
             int n = Interlocked.Increment(ref done);
-            if (n % 200 == 0)
+            if (!quiet && n % 200 == 0)
             {
                 Console.Error.WriteLine($"  {n}/{items.Count}");
             }

@@ -46,6 +46,45 @@ internal sealed class FeatureExtractor : IDisposable
         return pooled;
     }
 
+    /// <summary>
+    /// The head's input, as the composed model pools it: the L2-normalised global GeM vector, with regions
+    /// followed by the normalised mean of the normalised regional GeM vectors, all L2-normalised.
+    /// </summary>
+    public static float[] Describe(ReadOnlySpan<float> map, float p, bool regions)
+    {
+        float[] global = Gem(map, p);
+        VectorMath.Normalize(global);
+        if (!regions)
+        {
+            return global;
+        }
+        var sum = new float[Channels];
+        foreach (var (top, left, side) in HouseSimilarity.Embedding.Onnx.OnnxComposer.Regions)
+        {
+            float[] region = RegionGem(map, p, top, left, side);
+            VectorMath.Normalize(region);
+            System.Numerics.Tensors.TensorPrimitives.Add(sum, region, sum);
+        }
+        VectorMath.Normalize(sum);
+        float[] both = [.. global, .. sum];
+        VectorMath.Normalize(both);
+        return both;
+    }
+
+    private static float[] RegionGem(ReadOnlySpan<float> map, float p, int top, int left, int side)
+    {
+        var pooled = new float[Channels];
+        for (int c = 0; c < Channels; c++)
+        {
+            double sum = 0;
+            for (int y = top; y < top + side; y++)
+                for (int x = left; x < left + side; x++)
+                    sum += Math.Pow(map[c * Cells + y * 7 + x], p);
+            pooled[c] = (float)Math.Pow(sum / (side * side), 1 / p);
+        }
+        return pooled;
+    }
+
     private float[] Run(InferenceSession session, float[] pixels)
     {
         using var input = OrtValue.CreateTensorValueFromMemory(pixels, InputShape);

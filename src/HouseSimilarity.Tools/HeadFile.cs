@@ -24,6 +24,8 @@ internal sealed class HeadFile
     public string Backbone { get; set; } = BackboneName;
     public string Preprocessing { get; set; } = Preprocess;
     public float GemPower { get; set; } = 1;
+    /// <summary>Regional pooling as well as global (see <see cref="OnnxComposer.Regions"/>).</summary>
+    public bool Regions { get; set; }
     public int InputDimension { get; set; }
     public int Dimension { get; set; }
     public double DuplicateThreshold { get; set; }
@@ -41,13 +43,14 @@ internal sealed class HeadFile
         {
             throw new InvalidDataException($"'{file.Weights}' holds {all.Length} floats; expected {file.InputDimension * (1 + file.Dimension)}.");
         }
-        return (file, new HeadWeights(file.GemPower, all[..file.InputDimension], all[file.InputDimension..], file.Dimension));
+        return (file, new HeadWeights(file.GemPower, all[..file.InputDimension], all[file.InputDimension..], file.Dimension, file.Regions));
     }
 
     public static void Save(string directory, HeadFile file, HeadWeights weights)
     {
         Directory.CreateDirectory(directory);
         file.GemPower = weights.GemPower;
+        file.Regions = weights.Regions;
         file.InputDimension = weights.InputDimension;
         file.Dimension = weights.Dimension;
         File.WriteAllBytes(Path.Combine(directory, file.Weights),
@@ -59,7 +62,8 @@ internal sealed class HeadFile
     public string ModelId(HeadWeights weights)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        hash.AppendData(Encoding.UTF8.GetBytes($"{Backbone}\n{Preprocessing}\ngem={weights.GemPower:R}\n"));
+        hash.AppendData(Encoding.UTF8.GetBytes($"{Backbone}\n{Preprocessing}\ngem={weights.GemPower:R}\n"
+            + (weights.Regions ? $"regions={string.Join(';', OnnxComposer.Regions)}\n" : "")));
         hash.AppendData(MemoryMarshal.AsBytes(weights.Mean.AsSpan()));
         hash.AppendData(MemoryMarshal.AsBytes(weights.Projection.AsSpan()));
         return $"{Name}-{Convert.ToHexStringLower(hash.GetHashAndReset())[..12]}";

@@ -27,8 +27,11 @@ internal static class Train
 
     public static (HeadWeights Head, HeadFile File) Fit(TrainingData data, string kind, float gemPower, HeadTrainer.Options options)
     {
-        float[][] originals = TrainingData.Pool(data.Originals, gemPower);
-        float[][] edits = TrainingData.Pool(data.Edits, gemPower);
+        // "r-" before a kind: pool the regions of the map as well as the whole map.
+        bool regions = kind.StartsWith("r-", StringComparison.Ordinal);
+        kind = regions ? kind[2..] : kind;
+        float[][] originals = TrainingData.Pool(data.Originals, gemPower, regions);
+        float[][] edits = TrainingData.Pool(data.Edits, gemPower, regions);
         HeadWeights head = kind switch
         {
             "pca" => Pca(originals, gemPower, options.Dimension),
@@ -38,15 +41,15 @@ internal static class Train
                 (epoch, loss) => Console.Error.WriteLine($"  epoch {epoch + 1}: loss {loss:F4}")),
             _ => throw new ArgumentException($"Unknown head kind '{kind}': use pca, whitening or siamese."),
         };
-        return (head, new HeadFile { Name = $"resnet18-{kind}{options.Dimension}", Kind = kind });
+        head = head with { Regions = regions };
+        return (head, new HeadFile { Name = $"resnet18-{kind}{options.Dimension}{(regions ? "r" : "")}", Kind = kind });
     }
 
     /// <summary>Largest distance keeping pairwise precision at 0.999 on the training photos and their edits.</summary>
-    private static double Calibrate(TrainingData data, HeadWeights head, float? gemPower = null)
+    private static double Calibrate(TrainingData data, HeadWeights head)
     {
-        float p = gemPower ?? head.GemPower;
-        float[][] originals = TrainingData.Pool(data.Originals, p).Select(x => HeadFile.Apply(head, x)).ToArray();
-        float[][] edits = TrainingData.Pool(data.Edits, p).Select(x => HeadFile.Apply(head, x)).ToArray();
+        float[][] originals = TrainingData.Pool(data.Originals, head.GemPower, head.Regions).Select(x => HeadFile.Apply(head, x)).ToArray();
+        float[][] edits = TrainingData.Pool(data.Edits, head.GemPower, head.Regions).Select(x => HeadFile.Apply(head, x)).ToArray();
         return Calibration.Threshold(originals, data.Groups, edits, data.EditSource);
     }
 

@@ -98,11 +98,7 @@ internal sealed class TrainingData
         return maps;
     }
 
-    /// <summary>GeM-pooled, L2-normalised descriptors of maps.</summary>
-    public static float[][] Pool(Half[][] maps, float p) => maps.Select(m =>
-    {
-        float[] pooled = FeatureExtractor.Gem(Array.ConvertAll(m, h => (float)h), p);
-        VectorMath.Normalize(pooled);
-        return pooled;
-    }).ToArray();
+    /// <summary>The head's inputs for maps (see <see cref="FeatureExtractor.Describe"/>).</summary>
+    public static float[][] Pool(Half[][] maps, float p, bool regions) =>
+        DevPhotos.Map(maps, m => FeatureExtractor.Describe(Array.ConvertAll(m, h => (float)h), p, regions), quiet: true);
 }

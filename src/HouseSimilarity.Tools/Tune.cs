@@ -40,8 +40,8 @@ internal static class Tune
 
     public static QualityReport Score(TrainingData data, HeadWeights head, string name)
     {
-        float[][] originals = TrainingData.Pool(data.Originals, head.GemPower).Select(x => HeadFile.Apply(head, x)).ToArray();
-        float[][] edits = TrainingData.Pool(data.Edits, head.GemPower).Select(x => HeadFile.Apply(head, x)).ToArray();
+        float[][] originals = TrainingData.Pool(data.Originals, head.GemPower, head.Regions).Select(x => HeadFile.Apply(head, x)).ToArray();
+        float[][] edits = TrainingData.Pool(data.Edits, head.GemPower, head.Regions).Select(x => HeadFile.Apply(head, x)).ToArray();
         var labels = data.EditLabel.Distinct().ToList();
         var kinds = labels.Select(l => new ImageEdit(l, "", img => img)).ToList();
         var jobs = data.EditSource.Select((s, i) => (Original: s, Edit: labels.IndexOf(data.EditLabel[i]))).ToArray();

@@ -171,9 +171,33 @@ public sealed class EmbeddingTests(EmbedderFixture fixture, ITestOutputHelper ou
         {
             float[] pixels = Embedder.Loader.Load(TestData.Sample(sample)).Pixels;
             float[] composed = Embedder.Embed(pixels);
-            float[] reference = HeadFile.Apply(head, FeatureExtractor.Gem(fixture.Backbone.FeatureMap(pixels), head.GemPower));
+            float[] reference = HeadFile.Apply(head, FeatureExtractor.Describe(fixture.Backbone.FeatureMap(pixels), head.GemPower, head.Regions));
             Assert.True(VectorMath.L2(composed, reference) < 1e-4, $"{sample}: {VectorMath.L2(composed, reference)}");
         }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Composed_pooling_matches_csharp_for_global_and_regional_heads(bool regions)
+    {
+        var rng = new Random(3);
+        int input = regions ? 1024 : 512;
+        float[] Random(int n, double scale) => Enumerable.Range(0, n).Select(_ => (float)((rng.NextDouble() * 2 - 1) * scale)).ToArray();
+        var head = new HouseSimilarity.Embedding.Onnx.HeadWeights(3, Random(input, 0.01), Random(16 * input, 1), 16, regions);
+        string path = Path.Combine(_dir, "random.onnx");
+        File.WriteAllBytes(path, HouseSimilarity.Embedding.Onnx.OnnxComposer.EmbeddingModel(EmbedderFixture.ModelsDirectory, head,
+            new Dictionary<string, string>
+            {
+                [HouseModelInfo.IdKey] = "test", [HouseModelInfo.NameKey] = "test",
+                [HouseModelInfo.DimensionKey] = "16", [HouseModelInfo.ThresholdKey] = "0.5",
+            }));
+        using var embedder = new HouseEmbedder(path);
+        float[] pixels = embedder.Loader.Load(TestData.Sample("242_kitchen")).Pixels;
+        float[] composed = embedder.Embed(pixels);
+        float[] reference = HeadFile.Apply(head, FeatureExtractor.Describe(fixture.Backbone.FeatureMap(pixels), 3, regions));
+        Assert.Equal(16, composed.Length);
+        Assert.True(VectorMath.L2(composed, reference) < 1e-4, $"distance {VectorMath.L2(composed, reference)}");
     }
 
     private static bool SameBytes(string a, string b) => File.ReadAllBytes(a).AsSpan().SequenceEqual(File.ReadAllBytes(b));

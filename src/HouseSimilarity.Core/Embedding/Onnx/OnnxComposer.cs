@@ -23,6 +23,10 @@ public static class OnnxComposer
     private const int NodeInput = 1, NodeOutput = 2, NodeName = 3, NodeOpType = 4, NodeAttribute = 5;
     private const int FloatType = 1;
 
+    /// <summary>Square windows (top, left, side) of the 7x7 map: four corners and the centre at side 5, four corners at side 4.</summary>
+    public static readonly (int Top, int Left, int Side)[] Regions =
+        [(0, 0, 5), (0, 2, 5), (2, 0, 5), (2, 2, 5), (1, 1, 5), (0, 0, 4), (0, 3, 4), (3, 0, 4), (3, 3, 4)];
+
     /// <summary>Preprocess + backbone with the last convolutional map as output (for fitting the head).</summary>
     public static byte[] FeatureMapModel(string backboneDirectory) =>
         Compose(backboneDirectory, [], [], FeatureMapName, [1, 512, 7, 7], new Dictionary<string, string>());
@@ -37,18 +41,28 @@ public static class OnnxComposer
             Tensor("head_mean", [1, head.InputDimension], head.Mean),
             Tensor("head_projection", [head.InputDimension, head.Dimension], Transpose(head.Projection, head.Dimension, head.InputDimension)),
         };
-        var nodes = new List<byte[]>
+        // GeM pooling, (mean of x^p)^(1/p) over the 7x7 map; the map is post-ReLU, so x >= 0.
+        var nodes = new List<byte[]> { Node("Pow", [FeatureMapName, "gem_p"], ["gem_powered"]) };
+        nodes.AddRange(Gem("gem_powered", "global"));
+        string pooled = "global_unit";
+        if (head.Regions)
         {
-            // GeM pooling, (mean of x^p)^(1/p) over the 7x7 map; the map is post-ReLU, so x >= 0.
-            Node("Pow", [FeatureMapName, "gem_p"], ["gem_powered"]),
-            Node("GlobalAveragePool", ["gem_powered"], ["gem_mean"]),
-            Node("Pow", ["gem_mean", "gem_inverse_p"], ["gem_pooled"]),
-            Node("Flatten", ["gem_pooled"], ["pooled"], Attribute("axis", 1)),
-            Node("LpNormalization", ["pooled"], ["pooled_unit"], Attribute("axis", 1), Attribute("p", 2)),
-            Node("Sub", ["pooled_unit", "head_mean"], ["centred"]),
-            Node("MatMul", ["centred", "head_projection"], ["projected"]),
-            Node("LpNormalization", ["projected"], [OutputName], Attribute("axis", 1), Attribute("p", 2)),
-        };
+            for (int r = 0; r < Regions.Length; r++)
+            {
+                var (top, left, side) = Regions[r];
+                nodes.Add(Node("Slice", ["gem_powered"], [$"region{r}_powered"],
+                    Attributes("axes", 2, 3), Attributes("starts", top, left), Attributes("ends", top + side, left + side)));
+                nodes.AddRange(Gem($"region{r}_powered", $"region{r}"));
+            }
+            nodes.Add(Node("Sum", [.. Enumerable.Range(0, Regions.Length).Select(r => $"region{r}_unit")], ["regions_sum"]));
+            nodes.Add(Node("LpNormalization", ["regions_sum"], ["regions_unit"], Attribute("axis", 1), Attribute("p", 2)));
+            nodes.Add(Node("Concat", ["global_unit", "regions_unit"], ["pooled_both"], Attribute("axis", 1)));
+            pooled = "pooled_both";
+        }
+        nodes.Add(Node("LpNormalization", [pooled], ["pooled_unit"], Attribute("axis", 1), Attribute("p", 2)));
+        nodes.Add(Node("Sub", ["pooled_unit", "head_mean"], ["centred"]));
+        nodes.Add(Node("MatMul", ["centred", "head_projection"], ["projected"]));
+        nodes.Add(Node("LpNormalization", ["projected"], [OutputName], Attribute("axis", 1), Attribute("p", 2)));
         return Compose(backboneDirectory, nodes, initializers, OutputName, [1, head.Dimension], metadata);
     }
 
@@ -80,6 +94,15 @@ public static class OnnxComposer
         return Proto.Write(model);
     }
 
+    /// <summary>Mean of an already powered map, to the power 1/p, flattened and L2-normalised: &lt;name&gt;_unit.</summary>
+    private static IEnumerable<byte[]> Gem(string powered, string name) =>
+    [
+        Node("GlobalAveragePool", [powered], [$"{name}_mean"]),
+        Node("Pow", [$"{name}_mean", "gem_inverse_p"], [$"{name}_gem"]),
+        Node("Flatten", [$"{name}_gem"], [$"{name}_flat"], Attribute("axis", 1)),
+        Node("LpNormalization", [$"{name}_flat"], [$"{name}_unit"], Attribute("axis", 1), Attribute("p", 2)),
+    ];
+
     private static bool Names(ProtoField message, int nameField, string name) =>
         Proto.Parse(message.Bytes).Any(f => f.Number == nameField && f.WireType == 2 && f.Text == name);
 
@@ -95,6 +118,10 @@ public static class OnnxComposer
     /// <summary>An INT attribute (AttributeProto: name 1, i 3, type 20 = INT).</summary>
     private static byte[] Attribute(string name, long value) =>
         Proto.Write([ProtoField.String(1, name), ProtoField.Varint(3, value), ProtoField.Varint(20, 2)]);
+
+    /// <summary>An INTS attribute (AttributeProto: name 1, ints 8, type 20 = INTS).</summary>
+    private static byte[] Attributes(string name, params long[] values) =>
+        Proto.Write([ProtoField.String(1, name), .. values.Select(v => ProtoField.Varint(8, v)), ProtoField.Varint(20, 7)]);
 
     /// <summary>A float tensor (TensorProto: dims 1, data_type 2, name 8, raw_data 9 little-endian).</summary>
     private static byte[] Tensor(string name, long[] dims, float[] values) =>
@@ -131,7 +158,9 @@ public static class OnnxComposer
 /// The fitted part of the model: GeM power, then a centred linear projection of the L2-normalised pooled
 /// backbone feature. Projection is row-major Dimension x InputDimension.
 /// </summary>
-public sealed record HeadWeights(float GemPower, float[] Mean, float[] Projection, int Dimension)
+/// With <paramref name="Regions"/>, the pooled feature is the global GeM vector concatenated with the mean of the
+/// L2-normalised GeM vectors of <see cref="OnnxComposer.Regions"/>, so a crop still resembles part of its original.
+public sealed record HeadWeights(float GemPower, float[] Mean, float[] Projection, int Dimension, bool Regions = false)
 {
     public int InputDimension => Mean.Length;
 }
