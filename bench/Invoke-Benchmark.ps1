@@ -21,7 +21,7 @@ $count = (Get-ChildItem $Photos -Filter *.jpg).Count
 
 Write-Host "Bare inference over $count photos..."
 $bare = @{}
-dotnet $Tool bench-inference --data $Photos --models (Join-Path $Module 'bin' 'models') --count $count |
+dotnet $Tool bench-inference --data $Photos --model (Join-Path $Module 'bin' 'models' 'house.onnx') --count $count |
     ForEach-Object { $k, $v = $_ -split '=', 2; $bare[$k] = [double]$v }
 
 Write-Host 'End to end: Get-ChildItem | Add-HouseVector in a fresh pwsh...'
@@ -58,6 +58,8 @@ $section = @"
 |---|---|
 | bare inference, parallel ($($bare['parallelism']) callers), photos decoded beforehand | $('{0:N1}' -f $bare['inference_parallel_images_per_s']) images/s |
 | bare inference, one caller | $('{0:N1}' -f $bare['inference_sequential_images_per_s']) images/s |
+| backbone alone (NuGet preprocess + ResNet18), one caller | $('{0:N1}' -f $bare['backbone_sequential_images_per_s']) images/s |
+| **model / backbone time per photo** | **$('{0:N2}' -f ($bare['backbone_sequential_images_per_s'] / $bare['inference_sequential_images_per_s']))** (ceiling 1.2) |
 | decode + orient + resize of one photo (one thread) | $('{0:N1}' -f $bare['decode_ms_per_image']) ms |
 | Add-HouseVector end to end (pwsh, Get-ChildItem pipeline, embedded store) | $('{0:N1}' -f $endToEnd) images/s ($stored photos in $('{0:N1}' -f [double]$seconds) s) |
 | **end to end / bare inference** | **$('{0:N2}' -f $ratio)** (floor 0.7) |

@@ -9,7 +9,7 @@ namespace HouseSimilarity.Tools;
 /// </summary>
 internal static class BenchInference
 {
-    public static int Run(string photos, string modelPath, int count)
+    public static int Run(string photos, string modelPath, string backboneDirectory, int count)
     {
         using var embedder = new HouseEmbedder(modelPath);
         string[] files = Directory.GetFiles(photos, "*.jpg").OrderBy(f => f, StringComparer.Ordinal).Take(count).ToArray();
@@ -26,6 +26,15 @@ internal static class BenchInference
         int sequentialCount = Math.Min(200, pixels.Length);
         for (int i = 0; i < sequentialCount; i++) embedder.Embed(pixels[i]);
         double sequential = sequentialCount / clock.Elapsed.TotalSeconds;
+
+        // The backbone alone (the NuGet preprocess + ResNet18 graphs up to the last map), one caller, same photos.
+        using (var backbone = new FeatureExtractor(backboneDirectory))
+        {
+            for (int i = 0; i < 4; i++) backbone.FeatureMap(pixels[i]);
+            clock.Restart();
+            for (int i = 0; i < sequentialCount; i++) backbone.FeatureMap(pixels[i]);
+            Console.WriteLine($"backbone_sequential_images_per_s={sequentialCount / clock.Elapsed.TotalSeconds:F2}");
+        }
 
         clock.Restart();
         int decodeCount = Math.Min(200, files.Length);

@@ -28,9 +28,11 @@ return args.FirstOrDefault() switch
         threshold is null ? null : double.Parse(threshold, CultureInfo.InvariantCulture), cache),
     "tune" => Tune.Run(data, models, int.Parse(Arg("--edits", "4"), CultureInfo.InvariantCulture), options, cache,
         Arg("--variants", "pca:1,whitening:1,whitening:3,siamese:3").Split(',')),
+    "compare" => CompareHeads.Run(data, models, Arg("--head", "models"), int.Parse(Arg("--edits", "8"), CultureInfo.InvariantCulture), options, cache),
     "compose" => Compose(models, Arg("--out", Path.Combine("out", HouseEmbedder.ModelFileName))),
     "make-samples" => MakeSamples.Run(data, Arg("--out", Path.Combine("out", "samples"))),
-    "bench-inference" => BenchInference.Run(data, Path.Combine(models, HouseEmbedder.ModelFileName), int.Parse(Arg("--count", "1200"))),
+    "bench-inference" => BenchInference.Run(data, Arg("--model", Path.Combine("out", "HouseSimilarity", "bin", "models", HouseEmbedder.ModelFileName)),
+        models, int.Parse(Arg("--count", "1200"))),
     "quality" => QualityBenchmark.Command(Arg("--out", ""), () => { using var e = new HouseEmbedder(Path.Combine(models, HouseEmbedder.ModelFileName)); return QualityBenchmark.Run(data, int.Parse(Arg("--first", "241")), int.Parse(Arg("--last", "300")), p => e.Embed(p).Vector, e.Model.DuplicateThreshold, e.Model.Id); }),
     "onnx-dump" => HouseSimilarity.Tools.Onnx.OnnxDump.Run(args[1]),
     _ => Usage(),
@@ -50,9 +52,10 @@ static int Usage()
                         --epochs, --lr, --temperature, --shrinkage, --seed, --threshold) on houses 1..240
           tune          --data <photos> --variants kind:gem[:epochs:temperature:lr:shrinkage],...
                         fit on houses 1..200, score on 201..240
+          compare       --data <photos> --head <models dir>  raw backbone, PCA, whitening and the shipped head on houses 241..300
           compose       --models <dir> --out <house.onnx>   compose backbone + head into the module's model
           make-samples  --data <samples> --out <dir>         copy the sample photos and write edited copies
-          bench-inference --data <photos> [--count N]        bare inference throughput (decoded photos in memory)
+          bench-inference --data <photos> --model <house.onnx> [--count N]  bare inference throughput (decoded photos in memory)
           quality       --data <photos> [--first 241 --last 300] [--out file.md]   retrieval-quality benchmark (markdown table)
         """);
     return 2;
