@@ -19,6 +19,8 @@
         'Get-HouseVector'
         'Remove-HouseVector'
         'Remove-HouseCollection'
+        'Connect-HouseStore'
+        'Disconnect-HouseStore'
     )
     VariablesToExport      = @()
     AliasesToExport        = @()

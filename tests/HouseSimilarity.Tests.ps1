@@ -31,13 +31,13 @@ Describe 'The module' {
     It 'exports exactly the documented cmdlets, each with approved verbs and an output type' {
         $commands = Get-Command -Module HouseSimilarity
         $commands.Name | Sort-Object | Should -Be @(
-            'Add-HouseVector', 'Compare-HouseImage', 'Find-SimilarHouse', 'Get-HouseCollection',
-            'Get-HouseEmbedding', 'Remove-HouseCollection', 'Remove-HouseVector')
+            'Add-HouseVector', 'Compare-HouseImage', 'Connect-HouseStore', 'Disconnect-HouseStore', 'Find-SimilarHouse',
+            'Get-HouseCollection', 'Get-HouseEmbedding', 'Get-HouseVector', 'Remove-HouseCollection', 'Remove-HouseVector')
         $approved = (Get-Verb).Verb
         foreach ($command in $commands) {
             $command.CommandType | Should -Be 'Cmdlet'
             $approved | Should -Contain $command.Verb
-            if ($command.Name -ne 'Remove-HouseCollection') { $command.OutputType | Should -Not -BeNullOrEmpty }
+            if ($command.Name -notin 'Remove-HouseCollection', 'Disconnect-HouseStore') { $command.OutputType | Should -Not -BeNullOrEmpty }
         }
     }
 
@@ -91,7 +91,9 @@ Describe 'Get-HouseEmbedding' {
     }
 }
 
-Describe 'Add-HouseVector, Find-SimilarHouse and the embedded store' {
+# The scenarios every backend shares (add, re-add, find, remove, model mismatch, bad files...) are in
+# HouseStore.Tests.ps1; what is particular to the embedded default store stays here.
+Describe 'The embedded default store' {
     BeforeAll {
         $added = Get-ChildItem $originals -Filter *.jpg | Add-HouseVector -PassThru
     }
@@ -106,118 +108,19 @@ Describe 'Add-HouseVector, Find-SimilarHouse and the embedded store' {
         $collection.ModelId | Should -Be $added[0].ModelId
     }
 
-    It 're-adding the same photos updates them instead of duplicating' {
-        Get-ChildItem $originals -Filter *.jpg | Add-HouseVector
+    It '-StorePath chooses another store file' {
+        $file = Join-Path $TestDrive 'elsewhere.db'
+        Get-HouseEmbedding (Join-Path $originals '241_frontal.jpg') | Add-HouseVector -StorePath $file
+        $collection = Get-HouseCollection -StorePath $file
+        $collection.Location | Should -Be $file
+        $collection.Count | Should -Be 1
         (Get-HouseCollection default).Count | Should -Be 18
-    }
-
-    It 'finds the source of an edited copy first, as a duplicate' {
-        foreach ($edit in Get-ChildItem $edits -Filter '241_frontal.*') {
-            $found = Find-SimilarHouse $edit.FullName -Top 5
-            $found.Count | Should -Be 5
-            $found[0].GetType().FullName | Should -Be 'HouseSimilarity.HouseMatch'
-            # ($found.Rank would be the array's own Rank property.)
-            ($found | ForEach-Object Rank) -join ',' | Should -Be '1,2,3,4,5'
-            Split-Path -Leaf $found[0].Path | Should -Be '241_frontal.jpg'
-            $found[0].Query | Should -Be $edit.FullName
-            $found[0].Distance | Should -BeLessThan $found[1].Distance
-            [Math]::Abs($found[0].Similarity - (1 - [Math]::Pow($found[0].Distance, 2) / 2)) | Should -BeLessThan 1e-9
-        }
-        (Find-SimilarHouse (Join-Path $edits '241_frontal.resize.jpg') -Top 1).IsDuplicate | Should -BeTrue
-    }
-
-    It 'reports a byte-identical copy under another name at distance 0, not the photo itself' {
-        $m = Find-SimilarHouse (Join-Path $originals '292_frontal.jpg') -Top 3
-        $m[0].Path | Should -Be (Join-Path $originals '293_frontal.jpg')
-        $m[0].Distance | Should -BeLessThan 1e-6
-        $m[0].IsDuplicate | Should -BeTrue
-        $m.Path | Should -Not -Contain (Join-Path $originals '292_frontal.jpg')
-        (Find-SimilarHouse (Join-Path $originals '292_frontal.jpg') -Top 1 -IncludeSelf).Distance | Should -BeLessThan 1e-6
-    }
-
-    It 'takes a HouseEmbedding or a stored Id so nothing is embedded twice' {
-        $e = Get-HouseEmbedding (Join-Path $edits '242_kitchen.jpeg.jpg')
-        Split-Path -Leaf ($e | Find-SimilarHouse -Top 1).Path | Should -Be '242_kitchen.jpg'
-        $byId = Find-SimilarHouse -Id (Join-Path $originals '259_bathroom.jpg') -Top 1
-        Split-Path -Leaf $byId.Path | Should -Be '296_bathroom.jpg'
-        $byId.IsDuplicate | Should -BeTrue
-    }
-
-    It 'ranks by L1 distance on request' {
-        $query = Join-Path $edits '243_bedroom.mirror.jpg'
-        $l1 = Find-SimilarHouse $query -Top 3 -Metric L1
-        $l1[0].Metric | Should -Be 'L1'
-        Split-Path -Leaf $l1[0].Path | Should -Be '243_bedroom.jpg'
-        $compare = Compare-HouseImage $query $l1[0].Path
-        [Math]::Abs($l1[0].Distance - $compare.L1Distance) | Should -BeLessThan 1e-3
-        $l1[0].Distance | Should -BeLessOrEqual $l1[1].Distance
     }
 
     It 'shows matches as a readable table' {
         $text = Find-SimilarHouse (Join-Path $edits '241_frontal.mirror.jpg') -Top 2 | Out-String -Width 300
         $text | Should -Match 'Rank\s+Distance\s+Similarity\s+IsDuplicate\s+Path'
         $text | Should -Match '241_frontal\.jpg'
-    }
-
-    It 'stores good files and reports bad ones in the same pipeline' {
-        $bad = Join-Path $TestDrive 'bad-add'
-        New-BadPhotos $bad
-        $stored = @(Get-ChildItem $bad | Add-HouseVector -Collection mixed -PassThru -ErrorVariable errs -ErrorAction SilentlyContinue)
-        $stored.Count | Should -Be 1
-        $errs.Count | Should -Be 2
-        $errs.FullyQualifiedErrorId | Should -Contain 'ImageFormatNotSupported,HouseSimilarity.Commands.AddHouseVectorCommand'
-        $errs.FullyQualifiedErrorId | Should -Contain 'ImageCorrupt,HouseSimilarity.Commands.AddHouseVectorCommand'
-        (Get-HouseCollection mixed).Count | Should -Be 1
-    }
-
-    It 'Remove-HouseVector honours -WhatIf, then removes by path or by piped match' {
-        $target = Join-Path $originals '250_frontal.jpg'
-        Remove-HouseVector -Path $target -WhatIf
-        (Get-HouseCollection default).Count | Should -Be 18
-        Remove-HouseVector -Path $target -Confirm:$false
-        (Get-HouseCollection default).Count | Should -Be 17
-        Find-SimilarHouse (Join-Path $originals '260_kitchen.jpg') -Top 1 | Remove-HouseVector -Confirm:$false -PassThru |
-            ForEach-Object { $_.GetType().Name } | Should -Be 'HouseRecord'
-        (Get-HouseCollection default).Count | Should -Be 16
-        Remove-HouseVector -Path $target -Confirm:$false -ErrorVariable gone -ErrorAction SilentlyContinue
-        $gone[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
-    }
-
-    It 'refuses a collection built with another model, naming both and the fix' {
-        # A copy of the module with a differently weighted head (composed as the build does) has another model id.
-        $copy = Join-Path $TestDrive 'OtherModel' 'HouseSimilarity'
-        New-Item -ItemType Directory -Force (Split-Path $copy) | Out-Null
-        Copy-Item (Join-Path $root 'out' 'HouseSimilarity') -Destination $copy -Recurse
-        $parts = Join-Path $TestDrive 'parts'
-        Copy-Item (Join-Path $root 'out' 'tool' 'models') -Destination $parts -Recurse
-        $head = Join-Path $parts 'head.f32'
-        $bytes = [IO.File]::ReadAllBytes($head); $bytes[64] = $bytes[64] -bxor 1; [IO.File]::WriteAllBytes($head, $bytes)
-        dotnet (Join-Path $root 'out' 'tool' 'hstool.dll') compose --models $parts --out (Join-Path $copy 'bin' 'models' 'house.onnx') | Out-Null
-        $query = Join-Path $originals '241_frontal.jpg'
-        $out = & $pwshPath -NoProfile -Command "`$env:XDG_DATA_HOME = '$env:XDG_DATA_HOME'; Import-Module '$copy/HouseSimilarity.psd1'
-            try { Find-SimilarHouse '$query' -ErrorAction Stop } catch { `$_.FullyQualifiedErrorId; `$_.Exception.Message }
-            try { Add-HouseVector '$query' -ErrorAction Stop } catch { `$_.FullyQualifiedErrorId }
-            (Get-HouseCollection default).Count"
-        $out[0] | Should -Be 'ModelMismatch,HouseSimilarity.Commands.FindSimilarHouseCommand'
-        $out[1] | Should -Match "Collection 'default' was built with model .* re-add"
-        $out[2] | Should -Be 'ModelMismatch,HouseSimilarity.Commands.AddHouseVectorCommand'
-        $out[3] | Should -Be '16'
-    }
-
-    It 'a missing collection is one clear terminating error' {
-        { Find-SimilarHouse (Join-Path $originals '241_frontal.jpg') -Collection nothing_here -ErrorAction Stop } |
-            Should -Throw "*Collection 'nothing_here' does not exist*Add-HouseVector*"
-        { Get-HouseCollection -Name 'x; DROP TABLE y' -ErrorAction Stop } | Should -Throw
-        { Add-HouseVector (Join-Path $originals '241_frontal.jpg') -Collection 'x; DROP TABLE y' -ErrorAction Stop } |
-            Should -Throw '*not a valid collection name*'
-    }
-
-    It 'Remove-HouseCollection asks first and removes only the named collection' {
-        Remove-HouseCollection mixed -WhatIf
-        (Get-HouseCollection mixed).Count | Should -Be 1
-        Get-HouseCollection mixed | Remove-HouseCollection -Confirm:$false
-        Get-HouseCollection mixed -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
-        (Get-HouseCollection default).Count | Should -Be 16
     }
 }
 

@@ -33,6 +33,8 @@ internal static class CompareHeads
             Console.WriteLine(string.Create(ci, $"| {r.Name} | {r.Overall.RecallAt1:F3} | {worst.RecallAt1:F3} ({worst.Label}) | {r.Overall.RecallAtP999:F3} | " +
                 $"{r.Overall.RecallAtP99:F3} | {r.RoomPrecisionAt5:F3} | {r.RecommendedThreshold:F3} |"));
         }
+        Console.WriteLine();
+        Console.WriteLine(reports[^1].ToMarkdown());
         return 0;
     }
 

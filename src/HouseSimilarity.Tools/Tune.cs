@@ -13,7 +13,9 @@ internal static class Tune
     public static int Run(string photos, string models, int editsPerPhoto, HeadTrainer.Options baseOptions, string cache, string[] variants)
     {
         var data = TrainingData.Load(photos, models, Train.FirstTrainingHouse, Train.LastTrainingHouse, editsPerPhoto, baseOptions.Seed, battery: false, cache);
-        var (fit, tune) = Split(data);
+        var (fit, _) = Split(data);
+        // Scored on the benchmark's battery of edits, but of the tuning houses.
+        var tune = TrainingData.Load(photos, models, LastFitHouse + 1, Train.LastTrainingHouse, 0, 0, battery: true, cache);
         Console.WriteLine("| variant | recall@1 | recall@P0.999 | recall@P0.99 | room P@5 | threshold@P0.999 |");
         Console.WriteLine("|---|---|---|---|---|---|");
         foreach (string variant in variants)
@@ -32,8 +34,9 @@ internal static class Tune
             float gem = float.Parse(p[1], System.Globalization.CultureInfo.InvariantCulture);
             var (head, _) = Train.Fit(fit, p[0], gem, options);
             var report = Score(tune, head, variant);
-            Console.WriteLine($"| {variant} | {report.Overall.RecallAt1:F3} | {report.Overall.RecallAtP999:F3} | {report.Overall.RecallAtP99:F3} | " +
-                              $"{report.RoomPrecisionAt5:F3} | {report.RecommendedThreshold:F3} |");
+            var worst = report.PerEdit.MinBy(e => e.RecallAt1)!;
+            Console.WriteLine($"| {variant} | {report.Overall.RecallAt1:F3} ({worst.Label} {worst.RecallAt1:F3}) | {report.Overall.RecallAtP999:F3} | " +
+                              $"{report.Overall.RecallAtP99:F3} | {report.RoomPrecisionAt5:F3} | {report.RecommendedThreshold:F3} |");
         }
         return 0;
     }
@@ -43,7 +46,7 @@ internal static class Tune
         float[][] originals = TrainingData.Pool(data.Originals, head.GemPower, head.Regions).Select(x => HeadFile.Apply(head, x)).ToArray();
         float[][] edits = TrainingData.Pool(data.Edits, head.GemPower, head.Regions).Select(x => HeadFile.Apply(head, x)).ToArray();
         var labels = data.EditLabel.Distinct().ToList();
-        var kinds = labels.Select(l => new ImageEdit(l, "", img => img)).ToList();
+        var kinds = labels.Select(l => new ImageEdit(l.Split(':')[0], l.Split(':').ElementAtOrDefault(1) ?? "", img => img)).ToList();
         var jobs = data.EditSource.Select((s, i) => (Original: s, Edit: labels.IndexOf(data.EditLabel[i]))).ToArray();
         return QualityBenchmark.Score(data.Files, data.Groups, kinds, jobs, originals, edits, 0, 0, 0.5, name);
     }

@@ -5,7 +5,7 @@ using HouseSimilarity.Stores;
 
 namespace HouseSimilarity.Commands;
 
-/// <summary>Completes -Collection from the collections in the store the command line points at.</summary>
+/// <summary>Completes -Collection from the collections in the store the command line (or the session default) points at.</summary>
 public sealed class CollectionCompleter : IArgumentCompleter
 {
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
@@ -13,8 +13,22 @@ public sealed class CollectionCompleter : IArgumentCompleter
     {
         try
         {
-            string? file = fakeBoundParameters["StorePath"] as string;
-            using var store = new LocalStore(file);
+            var given = new HouseStoreSettings
+            {
+                Backend = Value(fakeBoundParameters, "Backend") switch
+                {
+                    StoreBackend b => b,
+                    string s => HouseStoreFactory.ParseBackend(s, "-Backend"),
+                    _ => null,
+                },
+                StorePath = Value(fakeBoundParameters, "StorePath") as string,
+                ConnectionString = Value(fakeBoundParameters, "ConnectionString") as string,
+                Credential = (Value(fakeBoundParameters, "Credential") as PSCredential)?.GetNetworkCredential(),
+            };
+            var target = HouseStoreFactory.Resolve(given, HouseStoreSession.Current);
+            // A server that does not answer must not hang the prompt for long.
+            using var store = HouseStoreFactory.Open(target, CollectionName.Default,
+                new HouseStoreFactory.OpenOptions { ConnectTimeoutSeconds = 3 });
             var pattern = WildcardPattern.Get(wordToComplete + "*", WildcardOptions.IgnoreCase);
             return store.ListCollectionsAsync().GetAwaiter().GetResult()
                 .Where(c => pattern.IsMatch(c.Name))
@@ -27,4 +41,7 @@ public sealed class CollectionCompleter : IArgumentCompleter
             return [];
         }
     }
+
+    private static object? Value(IDictionary parameters, string name) =>
+        parameters.Contains(name) && parameters[name] is { } value ? (value is PSObject pso ? pso.BaseObject : value) : null;
 }

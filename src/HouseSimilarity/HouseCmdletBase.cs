@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using HouseSimilarity.Embedding;
+using HouseSimilarity.Stores;
 
 namespace HouseSimilarity.Commands;
 
@@ -18,8 +19,11 @@ public abstract class HouseCmdletBase : PSCmdlet, IDisposable
 
     protected override void StopProcessing() => _stopping.Cancel();
 
-    /// <summary>Waits for Core's async work, stopping promptly on Ctrl+C.</summary>
-    protected T Wait<T>(Func<CancellationToken, Task<T>> work)
+    /// <summary>
+    /// Waits for Core's async work, stopping promptly on Ctrl+C. A store failure (server gone, wrong password) stops
+    /// the command with one error record, unless <paramref name="throwStoreErrors"/> asks for the exception.
+    /// </summary>
+    protected T Wait<T>(Func<CancellationToken, Task<T>> work, bool throwStoreErrors = false)
     {
         try
         {
@@ -29,9 +33,32 @@ public abstract class HouseCmdletBase : PSCmdlet, IDisposable
         {
             throw new PipelineStoppedException();
         }
+        catch (HouseStoreException e) when (!throwStoreErrors)
+        {
+            ThrowTerminatingError(StoreErrorRecord(e, ErrorCategory.InvalidOperation, StoreErrorTarget));
+            throw;
+        }
     }
 
-    protected void Wait(Func<CancellationToken, Task> work) => Wait(async ct => { await work(ct); return true; });
+    protected void Wait(Func<CancellationToken, Task> work, bool throwStoreErrors = false) =>
+        Wait(async ct => { await work(ct); return true; }, throwStoreErrors);
+
+    /// <summary>The target object of store error records: something without secrets (the store's location).</summary>
+    protected virtual object? StoreErrorTarget => null;
+
+    /// <summary>An error record for a store failure, categorised by its cause; its message holds no secret.</summary>
+    protected static ErrorRecord StoreErrorRecord(HouseStoreException error, ErrorCategory fallback, object? target)
+    {
+        var (id, category) = HouseStoreFactory.Classify(error) switch
+        {
+            StoreFailure.Connection => ("StoreConnectionFailed", ErrorCategory.ConnectionError),
+            StoreFailure.Authentication => ("StoreAuthenticationFailed", ErrorCategory.AuthenticationError),
+            StoreFailure.NotInstalled => ("StoreExtensionMissing", ErrorCategory.NotInstalled),
+            StoreFailure.PermissionDenied => ("StorePermissionDenied", ErrorCategory.PermissionDenied),
+            _ => ("StoreFailed", fallback),
+        };
+        return new ErrorRecord(error, id, category, target);
+    }
 
     /// <summary>Resolves -Path (wildcards) or -LiteralPath to file system paths, reporting each bad one.</summary>
     protected IEnumerable<string> ResolveFiles(string[]? paths, bool literal)

@@ -1,12 +1,15 @@
 using System.Diagnostics;
 using System.Management.Automation;
+using HouseSimilarity.Stores;
 
 namespace HouseSimilarity.Commands;
 
 /// <summary>
 /// Embeds photos and stores their vectors. Photos are embedded in parallel and committed in batches; a
 /// photo is reported (progress, -PassThru) only after its batch is durable, so Ctrl+C or a killed process
-/// loses nothing already reported.
+/// loses nothing already reported. A batch the store cannot take (server restarted, connection lost) is reported file
+/// by file as not stored and the ingest goes on; running the same command again completes the collection (upsert by Id).
+/// Ends by building what waits for the bulk load (AlloyDB's ScaNN index), also after Ctrl+C.
 /// </summary>
 [Cmdlet(VerbsCommon.Add, "HouseVector", DefaultParameterSetName = "Path", SupportsShouldProcess = false)]
 [OutputType(typeof(HouseRecord))]
@@ -15,7 +18,8 @@ public sealed class AddHouseVectorCommand : HouseCollectionCmdletBase
     private readonly List<HouseEmbedding> _batch = [];
     private readonly Stopwatch _clock = new();
     private OrderedParallelQueue<string, HouseEmbedding>? _queue;
-    private long _stored, _failed, _lastProgress = -1;
+    private long _stored, _failed, _notStored, _lastProgress = -1;
+    private bool _finished;
     private string _current = "";
 
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ParameterSetName = "Path")]
@@ -38,6 +42,13 @@ public sealed class AddHouseVectorCommand : HouseCollectionCmdletBase
     /// <summary>Emit the stored record of each photo.</summary>
     [Parameter]
     public SwitchParameter PassThru { get; set; }
+
+    /// <summary>PgVector / AlloyDb: the index a new collection gets (Hnsw, Exact: none, ScaNN: AlloyDB only). An existing
+    /// collection keeps its own.</summary>
+    [Parameter]
+    public VectorIndexKind IndexType { get; set; }
+
+    protected override VectorIndexKind? RequestedIndexKind => IsBound(nameof(IndexType)) ? IndexType : null;
 
     protected override void BeginProcessing()
     {
@@ -70,7 +81,47 @@ public sealed class AddHouseVectorCommand : HouseCollectionCmdletBase
         Collect(_queue!.TakeAll());
         Flush();
         WriteProgress(new ProgressRecord(1, Activity, "Done") { RecordType = ProgressRecordType.Completed });
-        WriteVerbose($"Stored {_stored} photos in collection '{Collection}' ({Store.Location}); {_failed} failed.");
+        _finished = true;
+        try
+        {
+            if (Wait(ct => HouseStoreFactory.FinishIngestAsync(Store, ct), throwStoreErrors: true))
+            {
+                WriteVerbose($"Built the vector index of collection '{Collection}'.");
+            }
+        }
+        catch (HouseStoreException e)
+        {
+            WriteError(StoreErrorRecord(new HouseStoreException(
+                    $"The photos are stored, but the index of collection '{Collection}' could not be built (searches scan " +
+                    $"every row until the next Add-HouseVector builds it): {e.Message}", e),
+                ErrorCategory.WriteError, Store.Location));
+        }
+        WriteVerbose($"Stored {_stored} photos in collection '{Collection}' ({Store.Location}); {_failed} could not be read, {_notStored} not stored.");
+        if (_notStored > 0)
+        {
+            WriteWarning($"{_notStored} photos were not stored in collection '{Collection}' (see the errors). Run the same " +
+                         "command again to add them: photos already stored are updated, never duplicated.");
+        }
+    }
+
+    /// <summary>After Ctrl+C (or a terminating error) the ingest still ends as EndProcessing would: indexes are built.</summary>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && !_finished && _stored > 0 && OpenedStore is { } store)
+        {
+            _finished = true;
+            try
+            {
+                // Not the stopped command's token; bounded so that Ctrl+C stays prompt even when the server hangs.
+                using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+                HouseStoreFactory.FinishIngestAsync(store, limit.Token).GetAwaiter().GetResult();
+            }
+            catch (Exception)
+            {
+                // Nothing may escape Dispose; the next Add-HouseVector builds what is missing.
+            }
+        }
+        base.Dispose(disposing);
     }
 
     private string Activity => $"Adding photos to collection '{Collection}'";
@@ -110,7 +161,7 @@ public sealed class AddHouseVectorCommand : HouseCollectionCmdletBase
         }
         try
         {
-            Wait(ct => Store.UpsertAsync(_batch, ct));
+            Wait(ct => Store.UpsertAsync(_batch, ct), throwStoreErrors: true);
         }
         catch (ModelMismatchException e)
         {
@@ -118,7 +169,16 @@ public sealed class AddHouseVectorCommand : HouseCollectionCmdletBase
         }
         catch (HouseStoreException e)
         {
-            Terminate(e, "StoreWriteFailed", ErrorCategory.WriteError, Collection);
+            // The batch's transaction was rolled back: none of its photos is stored. Say so for each, go on with the next.
+            foreach (var embedding in _batch)
+            {
+                var error = StoreErrorRecord(new HouseStoreException(
+                    $"'{embedding.Path}' was not stored in collection '{Collection}': {e.Message}", e), ErrorCategory.WriteError, embedding.Path);
+                WriteError(new ErrorRecord(error.Exception, "NotStored", error.CategoryInfo.Category, embedding.Path));
+            }
+            _notStored += _batch.Count;
+            _batch.Clear();
+            return;
         }
         _stored += _batch.Count;
         if (PassThru)
@@ -141,7 +201,7 @@ public sealed class AddHouseVectorCommand : HouseCollectionCmdletBase
         }
         _lastProgress = tick;
         double rate = (_stored + _batch.Count) / Math.Max(_clock.Elapsed.TotalSeconds, 1e-3);
-        WriteProgress(new ProgressRecord(1, Activity, $"{_stored} stored, {_batch.Count} embedded, {_failed} failed ({rate:F1} photos/s)")
+        WriteProgress(new ProgressRecord(1, Activity, $"{_stored} stored, {_batch.Count} embedded, {_failed} failed, {_notStored} not stored ({rate:F1} photos/s)")
         {
             CurrentOperation = _current,
         });

@@ -39,6 +39,13 @@ public sealed class FindSimilarHouseCommand : HouseCollectionCmdletBase
     [Parameter]
     public SwitchParameter IncludeSelf { get; set; }
 
+    /// <summary>Exact search: scan every stored vector instead of using the collection's approximate index (HNSW,
+    /// ScaNN). The Local store always searches exactly.</summary>
+    [Parameter]
+    public SwitchParameter Exact { get; set; }
+
+    protected override bool ExactSearch => Exact;
+
     protected override void BeginProcessing() => RequireCollection();
 
     protected override void ProcessRecord()

@@ -1,0 +1,404 @@
+// Store benchmark: PostgreSQL + pgvector (COPY vs row-by-row ingest, HNSW vs exact queries, recall) beside the embedded
+// Local store, on the same vectors in the same run. Driven by bench/Invoke-StoreBenchmark.ps1, which embeds the photos
+// with Get-HouseEmbedding and writes them to --embeddings; this program prints key=value lines on stdout.
+//   dotnet run bench/StoreBenchmark.cs -- --embeddings FILE --model-id ID --connection CS [--count 100000] ...
+#:project ../src/HouseSimilarity.Core/HouseSimilarity.Core.csproj
+
+using System.Diagnostics;
+using System.Globalization;
+using HouseSimilarity;
+using HouseSimilarity.Stores;
+
+var options = Args.Parse(args);
+string embeddingsFile = options.Get("embeddings");
+string modelId = options.Get("model-id");
+string connection = options.Get("connection");
+int count = options.GetInt("count", 100_000);
+int queryCount = options.GetInt("queries", 200);
+int exactQueries = options.GetInt("exact-queries", 100);
+int rowsSample = options.GetInt("rows-sample", 5_000);
+int batch = options.GetInt("batch", 1_000);
+int top = options.GetInt("top", 10);
+string work = options.Get("work", Path.Combine(Path.GetTempPath(), $"housesim-storebench-{Environment.ProcessId}"));
+// HNSW builds several times faster when the graph fits in maintenance_work_mem (default 64MB: 100k x 128-d does not).
+string buildMemory = options.Get("maintenance-work-mem", "512MB");
+
+var output = new List<(string Key, string Value)>();
+void Report(string key, object value)
+{
+    string text = Convert.ToString(value, CultureInfo.InvariantCulture)!;
+    output.Add((key, text));
+    Console.WriteLine($"{key}={text}");
+}
+void Log(string message) => Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {message}");
+
+// ---------------------------------------------------------------------------------------------------------------
+// Data: the real embeddings, then synthetic ones made from them.
+var real = Vectors.Read(embeddingsFile);
+int dim = real[0].Length;
+Log($"{real.Count} real embeddings of {dim} dimensions; making {count} vectors");
+var random = new Random(20261127);
+var records = new List<HouseEmbedding>(count);
+for (int i = 0; i < count; i++)
+{
+    float[] v = i < real.Count ? real[i] : Vectors.Synthetic(real, random);
+    records.Add(new HouseEmbedding
+    {
+        Id = i < real.Count ? $"real/{i:D6}" : $"syn/{i:D6}", Path = i < real.Count ? $"real/{i:D6}.jpg" : $"syn/{i:D6}.jpg",
+        Sha256 = "", Width = 1024, Height = 768, ModelId = modelId, Vector = v,
+    });
+}
+// Queries: re-uploads of known photos (a real embedding plus a small perturbation), none of them stored.
+var queries = Enumerable.Range(0, queryCount)
+    .Select(_ => Vectors.Perturb(real[random.Next(real.Count)], random, 0.05 + 0.25 * random.NextDouble()))
+    .ToList();
+Report("vectors", count);
+Report("real_vectors", Math.Min(real.Count, count));
+Report("dimension", dim);
+Report("queries", queryCount);
+Report("top", top);
+
+string suffix = Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+PgVectorOptions Pg(Action<PgVectorOptions>? configure = null)
+{
+    var o = new PgVectorOptions
+    {
+        ConnectionString = connection + $";Options=-c maintenance_work_mem={buildMemory}",
+        IndexKind = VectorIndexKind.Hnsw,
+        DeferIndex = true,
+    };
+    configure?.Invoke(o);
+    return o;
+}
+
+var dropLater = new List<PgVectorStore>();
+Directory.CreateDirectory(work);
+try
+{
+    // -----------------------------------------------------------------------------------------------------------
+    // Ingest: one INSERT per row vs binary COPY, both into tables without an index (the index is built afterwards).
+    var sample = records.Take(rowsSample).ToList();
+
+    // Warm-up of both paths (JIT, prepared statements, pool) on a throwaway collection, so neither pays it in its timing.
+    var warm = new PgVectorStore(Pg(), $"bench_warm_{suffix}");
+    dropLater.Add(warm);
+    await warm.ConnectAsync();
+    var warmRecords = records.Skip(records.Count - 1000).ToList();
+    await warm.UpsertRowByRowAsync(warmRecords.Take(500).ToList());
+    await warm.UpsertAsync(warmRecords.Skip(500).ToList());
+
+    // The same sample both ways, alternately, three times each into fresh tables: the machine is shared, so the median
+    // of three is reported (and every run, so that the spread is visible).
+    var rowsRates = new List<double>();
+    var copySampleRates = new List<double>();
+    for (int rep = 0; rep < 3; rep++)
+    {
+        var rows = new PgVectorStore(Pg(), $"bench_rows{rep}_{suffix}");
+        dropLater.Add(rows);
+        await rows.ConnectAsync();
+        double rowsSeconds = await Time(async () =>
+        {
+            foreach (var chunk in sample.Chunk(batch))
+            {
+                await rows.UpsertRowByRowAsync(chunk);
+            }
+        });
+        rowsRates.Add(sample.Count / rowsSeconds);
+        await rows.DropCollectionAsync();
+
+        var copySample = new PgVectorStore(Pg(), $"bench_copysample{rep}_{suffix}");
+        dropLater.Add(copySample);
+        double copySampleSeconds = await Time(async () =>
+        {
+            foreach (var chunk in sample.Chunk(batch))
+            {
+                await copySample.UpsertAsync(chunk);
+            }
+        });
+        copySampleRates.Add(sample.Count / copySampleSeconds);
+        await copySample.DropCollectionAsync();
+        Log($"run {rep + 1}: row by row {rowsRates[^1]:F0} rows/s, COPY {copySampleRates[^1]:F0} rows/s ({sample.Count} rows)");
+    }
+    Report("rowbyrow_rows", sample.Count);
+    Report("rowbyrow_rows_per_s", Percentile(rowsRates, 50).ToString("F0", CultureInfo.InvariantCulture));
+    Report("rowbyrow_runs", string.Join(" / ", rowsRates.Select(r => r.ToString("N0", CultureInfo.InvariantCulture))));
+    Report("copy_sample_rows_per_s", Percentile(copySampleRates, 50).ToString("F0", CultureInfo.InvariantCulture));
+    Report("copy_sample_runs", string.Join(" / ", copySampleRates.Select(r => r.ToString("N0", CultureInfo.InvariantCulture))));
+
+    var copy = new PgVectorStore(Pg(), $"bench_copy_{suffix}");
+    dropLater.Add(copy);
+    double copySeconds = await Time(async () =>
+    {
+        foreach (var chunk in records.Chunk(batch))
+        {
+            await copy.UpsertAsync(chunk);
+        }
+    });
+    Report("copy_rows", records.Count);
+    Report("copy_s", copySeconds.ToString("F2", CultureInfo.InvariantCulture));
+    Report("copy_rows_per_s", (records.Count / copySeconds).ToString("F0", CultureInfo.InvariantCulture));
+    Log($"COPY: {records.Count} rows in {copySeconds:F1} s");
+
+    // The same load in batches of 10,000: fewer round trips and per-batch statements.
+    var copyBig = new PgVectorStore(Pg(), $"bench_copybig_{suffix}");
+    dropLater.Add(copyBig);
+    double copyBigSeconds = await Time(async () =>
+    {
+        foreach (var chunk in records.Chunk(10 * batch))
+        {
+            await copyBig.UpsertAsync(chunk);
+        }
+    });
+    Report("copy_big_batch", 10 * batch);
+    Report("copy_big_rows_per_s", (records.Count / copyBigSeconds).ToString("F0", CultureInfo.InvariantCulture));
+    Log($"COPY, batches of {10 * batch}: {records.Count / copyBigSeconds:F0} rows/s");
+    await copyBig.DropCollectionAsync();
+
+    double indexSeconds = await Time(async () =>
+    {
+        if (!await copy.BuildIndexAsync())
+        {
+            throw new InvalidOperationException("BuildIndexAsync built nothing.");
+        }
+    });
+    Report("hnsw_build_s", indexSeconds.ToString("F1", CultureInfo.InvariantCulture));
+    Report("hnsw_m", 16);
+    Report("hnsw_ef_construction", 64);
+    Report("maintenance_work_mem", buildMemory);
+    Log($"HNSW index: {indexSeconds:F1} s");
+
+    // -----------------------------------------------------------------------------------------------------------
+    // Queries: exact (full scan), HNSW at the store's default ef_search and at pgvector's default (40).
+    var exact = new PgVectorStore(Pg(o => o.ExactSearch = true), copy.Collection);
+    var exactIds = new List<string[]>();
+    var exactLatency = await Latencies(exact, queries.Take(exactQueries).ToList(), warmup: 3, exactIds);
+    Summarise("exact", exactLatency);
+
+    var hnswIds = new List<string[]>();
+    var hnswLatency = await Latencies(copy, queries, warmup: 20, hnswIds);
+    Summarise("hnsw", hnswLatency);
+    Report("hnsw_ef_search", PgVectorStore.EfSearchFor(top, null));
+    Report("hnsw_recall_at_10", Recall(hnswIds, exactIds).ToString("F4", CultureInfo.InvariantCulture));
+
+    var hnsw40 = new PgVectorStore(Pg(o => o.EfSearch = 40), copy.Collection);
+    var hnsw40Ids = new List<string[]>();
+    var hnsw40Latency = await Latencies(hnsw40, queries, warmup: 5, hnsw40Ids);
+    Summarise("hnsw40", hnsw40Latency);
+    Report("hnsw40_recall_at_10", Recall(hnsw40Ids, exactIds).ToString("F4", CultureInfo.InvariantCulture));
+    Log($"recall@{top}: ef_search {PgVectorStore.EfSearchFor(top, null)} {Recall(hnswIds, exactIds):F4}, ef_search 40 {Recall(hnsw40Ids, exactIds):F4}");
+
+    // A harder set for recall: new photos made as the synthetic data is (not near one stored photo in particular).
+    var fresh = Enumerable.Range(0, exactQueries).Select(_ => Vectors.Synthetic(real, random)).ToList();
+    var freshExact = new List<string[]>();
+    await Latencies(exact, fresh, warmup: 0, freshExact);
+    var freshHnsw = new List<string[]>();
+    await Latencies(copy, fresh, warmup: 0, freshHnsw);
+    var freshHnsw40 = new List<string[]>();
+    await Latencies(hnsw40, fresh, warmup: 0, freshHnsw40);
+    Report("fresh_queries", fresh.Count);
+    Report("fresh_hnsw_recall_at_10", Recall(freshHnsw, freshExact).ToString("F4", CultureInfo.InvariantCulture));
+    Report("fresh_hnsw40_recall_at_10", Recall(freshHnsw40, freshExact).ToString("F4", CultureInfo.InvariantCulture));
+    Log($"recall@{top}, new photos: ef_search {PgVectorStore.EfSearchFor(top, null)} {Recall(freshHnsw, freshExact):F4}, ef_search 40 {Recall(freshHnsw40, freshExact):F4}");
+    var fd1 = new List<double>();
+    var fd10 = new List<double>();
+    foreach (var q in fresh)
+    {
+        var m = await exact.SearchAsync(q, modelId, top, DistanceMetric.L2);
+        fd1.Add(m[0].Distance);
+        fd10.Add(m[^1].Distance);
+    }
+    Report("fresh_median_distance_1st", Percentile(fd1, 50).ToString("F3", CultureInfo.InvariantCulture));
+    Report("fresh_median_distance_10th", Percentile(fd10, 50).ToString("F3", CultureInfo.InvariantCulture));
+
+    // -----------------------------------------------------------------------------------------------------------
+    // The embedded store, same vectors, same queries.
+    string file = Path.Combine(work, "houses.db");
+    using (var local = new LocalStore(file, "bench"))
+    {
+        double localSeconds = await Time(async () =>
+        {
+            foreach (var chunk in records.Chunk(batch))
+            {
+                await local.UpsertAsync(chunk);
+            }
+        });
+        Report("local_ingest_rows_per_s", (records.Count / localSeconds).ToString("F0", CultureInfo.InvariantCulture));
+        double loadMs = await Time(() => local.SearchAsync(queries[0], modelId, top, DistanceMetric.L2)) * 1000;
+        Report("local_first_query_ms", loadMs.ToString("F1", CultureInfo.InvariantCulture));
+        var localIds = new List<string[]>();
+        var localLatency = await Latencies(local, queries, warmup: 5, localIds);
+        Summarise("local", localLatency);
+        Report("local_vs_pg_exact_agreement", Recall(localIds.Take(exactIds.Count).ToList(), exactIds).ToString("F4", CultureInfo.InvariantCulture));
+    }
+
+    // Distances of the queries to their neighbours, for context.
+    var d1 = new List<double>();
+    var d10 = new List<double>();
+    foreach (var q in queries.Take(exactQueries))
+    {
+        var m = await exact.SearchAsync(q, modelId, top, DistanceMetric.L2);
+        d1.Add(m[0].Distance);
+        d10.Add(m[^1].Distance);
+    }
+    Report("median_distance_1st", Percentile(d1, 50).ToString("F3", CultureInfo.InvariantCulture));
+    Report("median_distance_10th", Percentile(d10, 50).ToString("F3", CultureInfo.InvariantCulture));
+}
+finally
+{
+    foreach (var store in dropLater)
+    {
+        try
+        {
+            await store.DropCollectionAsync();
+        }
+        catch (HouseStoreException e)
+        {
+            Log($"could not drop {store.Collection}: {e.Message}");
+        }
+    }
+    Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+    Directory.Delete(work, recursive: true);
+}
+return 0;
+
+async Task<List<double>> Latencies(IHouseStore store, List<float[]> qs, int warmup, List<string[]> ids)
+{
+    for (int i = 0; i < warmup; i++)
+    {
+        await store.SearchAsync(qs[i % qs.Count], modelId, top, DistanceMetric.L2);
+    }
+    var ms = new List<double>(qs.Count);
+    foreach (var q in qs)
+    {
+        var clock = Stopwatch.StartNew();
+        var found = await store.SearchAsync(q, modelId, top, DistanceMetric.L2);
+        ms.Add(clock.Elapsed.TotalMilliseconds);
+        ids.Add(found.Select(m => m.Id).ToArray());
+    }
+    return ms;
+}
+
+void Summarise(string name, List<double> ms)
+{
+    Report($"{name}_queries", ms.Count);
+    Report($"{name}_p50_ms", Percentile(ms, 50).ToString("F2", CultureInfo.InvariantCulture));
+    Report($"{name}_p95_ms", Percentile(ms, 95).ToString("F2", CultureInfo.InvariantCulture));
+    Log($"{name}: p50 {Percentile(ms, 50):F2} ms, p95 {Percentile(ms, 95):F2} ms over {ms.Count} queries");
+}
+
+static double Recall(List<string[]> approximate, List<string[]> truth)
+{
+    double sum = 0;
+    for (int i = 0; i < truth.Count; i++)
+    {
+        sum += approximate[i].Intersect(truth[i]).Count() / (double)truth[i].Length;
+    }
+    return sum / truth.Count;
+}
+
+static double Percentile(List<double> values, double p)
+{
+    var sorted = values.OrderBy(x => x).ToList();
+    double rank = p / 100 * (sorted.Count - 1);
+    int lo = (int)Math.Floor(rank), hi = (int)Math.Ceiling(rank);
+    return sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo);
+}
+
+static async Task<double> Time(Func<Task> work)
+{
+    var clock = Stopwatch.StartNew();
+    await work();
+    return clock.Elapsed.TotalSeconds;
+}
+
+static class Vectors
+{
+    /// <summary>int32 count, int32 dimension, then count x dimension float32, little-endian.</summary>
+    public static List<float[]> Read(string file)
+    {
+        using var reader = new BinaryReader(File.OpenRead(file));
+        int n = reader.ReadInt32(), d = reader.ReadInt32();
+        var result = new List<float[]>(n);
+        for (int i = 0; i < n; i++)
+        {
+            var v = new float[d];
+            for (int j = 0; j < d; j++)
+            {
+                v[j] = reader.ReadSingle();
+            }
+            result.Add(v);
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Another photo "like" the real ones: a real embedding, half the time pulled up to 30 % towards a second one
+    /// (a similar house), plus Gaussian noise of L2 norm 0.15..0.7 (near re-uploads to other rooms of the street),
+    /// renormalised to unit length as the model's output is.
+    /// </summary>
+    public static float[] Synthetic(List<float[]> real, Random random)
+    {
+        var a = real[random.Next(real.Count)];
+        var v = (float[])a.Clone();
+        if (random.NextDouble() < 0.5)
+        {
+            var b = real[random.Next(real.Count)];
+            float w = (float)(0.3 * random.NextDouble());
+            for (int j = 0; j < v.Length; j++)
+            {
+                v[j] += w * (b[j] - a[j]);
+            }
+        }
+        return Perturb(v, random, 0.15 + 0.55 * random.NextDouble());
+    }
+
+    /// <summary><paramref name="v"/> plus Gaussian noise of L2 norm <paramref name="radius"/>, renormalised.</summary>
+    public static float[] Perturb(float[] v, Random random, double radius)
+    {
+        var noise = new double[v.Length];
+        double norm = 0;
+        for (int j = 0; j < v.Length; j++)
+        {
+            double u1 = 1.0 - random.NextDouble(), u2 = random.NextDouble();
+            noise[j] = Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
+            norm += noise[j] * noise[j];
+        }
+        double scale = radius / Math.Sqrt(norm);
+        var result = new float[v.Length];
+        double length = 0;
+        for (int j = 0; j < v.Length; j++)
+        {
+            result[j] = (float)(v[j] + noise[j] * scale);
+            length += result[j] * (double)result[j];
+        }
+        float inverse = (float)(1 / Math.Sqrt(length));
+        for (int j = 0; j < v.Length; j++)
+        {
+            result[j] *= inverse;
+        }
+        return result;
+    }
+}
+
+sealed class Args(Dictionary<string, string> values)
+{
+    public static Args Parse(string[] args)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
+            {
+                throw new ArgumentException($"Expected --name value pairs, got '{args[i]}'.");
+            }
+            values[args[i][2..]] = args[++i];
+        }
+        return new Args(values);
+    }
+
+    public string Get(string name, string? fallback = null) =>
+        values.TryGetValue(name, out var v) ? v : fallback ?? throw new ArgumentException($"--{name} is required.");
+
+    public int GetInt(string name, int fallback) =>
+        values.TryGetValue(name, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+}
