@@ -11,7 +11,7 @@ namespace HouseSimilarity.Commands;
 /// by file as not stored and the ingest goes on; running the same command again completes the collection (upsert by Id).
 /// Ends by building what waits for the bulk load (AlloyDB's ScaNN index), also after Ctrl+C.
 /// </summary>
-[Cmdlet(VerbsCommon.Add, "HouseVector", DefaultParameterSetName = "Path", SupportsShouldProcess = false)]
+[Cmdlet(VerbsCommon.Add, "HouseVector", DefaultParameterSetName = "Path")]
 [OutputType(typeof(HouseRecord))]
 public sealed class AddHouseVectorCommand : HouseCollectionCmdletBase
 {
