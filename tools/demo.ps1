@@ -10,6 +10,9 @@ $ErrorActionPreference = 'Stop'
 Import-Module (Join-Path $Module 'HouseSimilarity.psd1')
 $photos = (Join-Path $Samples 'originals'), (Join-Path $Samples 'edits')
 
+# The demo collection is rebuilt on each run, so a rebuilt module with a new model starts afresh.
+Get-HouseCollection demo -ErrorAction Ignore | Remove-HouseCollection -Confirm:$false
+
 Write-Host "`n== Get-ChildItem <samples> | Add-HouseVector -Collection demo" -ForegroundColor Cyan
 $added = Get-ChildItem $photos -File | Add-HouseVector -Collection demo -PassThru
 Get-HouseCollection demo | Format-Table | Out-Host

@@ -7,8 +7,12 @@ namespace HouseSimilarity.Tools;
 internal static class MakeSamples
 {
     private static readonly string[] Edited = ["241_frontal", "242_kitchen", "243_bedroom"];
-    private static readonly string[] EditLabels =
-        ["resize:0.5", "jpeg:q30", "crop-center:80%", "mirror:h", "watermark:small-br", "brightness:+25%", "png:lossless"];
+    /// <summary>Battery edit label -> the file name's tag.</summary>
+    private static readonly Dictionary<string, string> EditTags = new()
+    {
+        ["resize:0.5"] = "resize", ["jpeg:q30"] = "jpeg", ["crop-center:80%"] = "crop", ["mirror:h"] = "mirror",
+        ["watermark:small-br"] = "watermark", ["brightness:+25%"] = "brightness", ["png:lossless"] = "format",
+    };
 
     public static int Run(string samples, string outDirectory)
     {
@@ -27,10 +31,10 @@ internal static class MakeSamples
         foreach (string stem in Edited)
         {
             byte[] original = File.ReadAllBytes(Path.Combine(samples, stem + ".jpg"));
-            foreach (string label in EditLabels)
+            foreach (var (label, tag) in EditTags)
             {
                 ImageEdit edit = battery[label];
-                string name = $"{stem}.{edit.Name}{edit.Extension}";
+                string name = $"{stem}.{tag}{edit.Extension}";
                 File.WriteAllBytes(Path.Combine(edits, name), edit.ApplyTo(original));
             }
         }
