@@ -298,7 +298,7 @@ Describe 'The same data on every backend' {
             $embeddings | Add-HouseVector @store -Collection "${run}_same"
         }
         $queries = $embeddings | Where-Object { (Split-Path -Leaf $_.Path) -in
-            '241_frontal.watermark.jpg', '242_kitchen.jpg', '243_bedroom.crop-center.jpg', '292_frontal.jpg', '259_bathroom.jpg' }
+            '241_frontal.watermark.jpg', '242_kitchen.jpg', '243_bedroom.crop.jpg', '292_frontal.jpg', '259_bathroom.jpg' }
     }
 
     It 'holds <_> photos in each' -ForEach @(39) {
