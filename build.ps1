@@ -47,6 +47,7 @@ function Invoke-Build {
     Get-ChildItem "$moduleDir/bin" -Filter *.pdb | Remove-Item
     # The model the module loads: the NuGet backbone and the committed head composed into one ONNX file.
     Invoke-Native dotnet @("$toolDir/hstool.dll", 'compose', '--models', "$toolDir/models", '--out', "$moduleDir/bin/models/house.onnx")
+    Invoke-Native dotnet @("$toolDir/hstool.dll", 'make-help', '--docs', "$root/docs", '--out', "$moduleDir/en-US/HouseSimilarity.dll-Help.xml")
     Invoke-Native dotnet @("$toolDir/hstool.dll", 'make-samples', '--data', "$root/samples/houses", '--out', $samplesDir)
     $size = (Get-ChildItem $moduleDir -Recurse -File | Measure-Object Length -Sum).Sum / 1MB
     Write-Host ("Built {0} ({1:N0} MB) and samples in {2}" -f $moduleDir, $size, $samplesDir)

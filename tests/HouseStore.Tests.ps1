@@ -325,6 +325,18 @@ Describe 'The same data on every backend' {
         }
     }
 
+    It 'a PgVector collection created for L1 (-IndexMetric L1) answers L1 searches through its index like the exact scan' {
+        $store = Get-StoreParameters 'PgVector'
+        $embeddings | Add-HouseVector @store -Collection "${run}_l1" -IndexMetric L1
+        foreach ($query in $queries) {
+            $local = $query | Find-SimilarHouse -Top 10 -Metric L1 -Backend Local -Collection "${run}_same"
+            $indexed = $query | Find-SimilarHouse -Top 10 -Metric L1 @store -Collection "${run}_l1"
+            ($indexed.Id -join "`n") | Should -Be ($local.Id -join "`n")
+            [Math]::Abs($indexed[0].Distance - $local[0].Distance) | Should -BeLessThan 1e-4
+        }
+        Remove-HouseCollection "${run}_l1" @store -Confirm:$false
+    }
+
     AfterAll {
         foreach ($backend in $backends) {
             $store = Get-StoreParameters $backend

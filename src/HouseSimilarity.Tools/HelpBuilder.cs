@@ -11,6 +11,9 @@ namespace HouseSimilarity.Tools;
 /// Writes the module's MAML help (what Get-Help reads for a binary module) from docs/&lt;Cmdlet&gt;.md (platyPS-like text)
 /// and the cmdlet metadata of the built HouseSimilarity.dll: parameter sets, types, positions, pipeline input and
 /// aliases come from the [Cmdlet]/[Parameter] attributes, read with System.Reflection.Metadata (nothing is loaded).
+/// The markdown gives the text: ## SYNOPSIS, DESCRIPTION, EXAMPLES (### title, ```powershell code, remarks), PARAMETERS
+/// (### -Name, text, optionally a ```yaml block with "Default value: x"), INPUTS / OUTPUTS (### type, text), NOTES, RELATED LINKS.
+/// Every exported cmdlet needs a doc, and a doc must describe exactly the cmdlet's parameters.
 /// </summary>
 internal static class HelpBuilder
 {
@@ -118,7 +121,7 @@ internal static class HelpBuilder
             new XElement(Command + "examples", examples.Select(e => new XElement(Command + "example",
                 new XElement(Maml + "title", $"-------------------------- {e.Title} --------------------------"),
                 new XElement(Dev + "code", string.Join("\n", Code(e.Lines))),
-                new XElement(Dev + "remarks", Paras(e.Lines).Select(t => new XElement(Maml + "para", t)))))),
+                new XElement(Dev + "remarks", Paras(e.Lines).Append("").Select(t => new XElement(Maml + "para", t)))))),
             new XElement(Command + "relatedLinks", Lines("RELATED LINKS").Select(l => Regex.Match(l, @"^\[([^\]]+)\]\(([^)]*)\)")).Where(m => m.Success)
                 .Select(m => new XElement(Maml + "navigationLink", new XElement(Maml + "linkText", m.Groups[1].Value),
                     new XElement(Maml + "uri", m.Groups[2].Value.StartsWith("http", StringComparison.Ordinal) ? m.Groups[2].Value : "")))));

@@ -41,6 +41,9 @@ public abstract class HouseStoreCmdletBase : HouseCmdletBase
     /// <summary>Search by scanning every row even where the collection has an index.</summary>
     protected virtual bool ExactSearch => false;
 
+    /// <summary>The metric the index of a collection this command creates is built for.</summary>
+    protected virtual DistanceMetric RequestedIndexMetric => DistanceMetric.L2;
+
     /// <summary>Whether the session default applies (Connect-HouseStore replaces it, so it does not read it).</summary>
     protected virtual bool UsesSessionDefault => true;
 
@@ -87,7 +90,7 @@ public abstract class HouseStoreCmdletBase : HouseCmdletBase
         IHouseStore store;
         try
         {
-            store = HouseStoreFactory.Open(target, name, new HouseStoreFactory.OpenOptions { ExactSearch = ExactSearch });
+            store = HouseStoreFactory.Open(target, name, new HouseStoreFactory.OpenOptions { ExactSearch = ExactSearch, IndexMetric = RequestedIndexMetric });
         }
         catch (ArgumentException e)
         {

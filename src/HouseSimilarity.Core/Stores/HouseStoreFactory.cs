@@ -212,6 +212,8 @@ public static class HouseStoreFactory
         public bool ExactSearch { get; init; }
         /// <summary>SQL backends: a shorter connection timeout in seconds (argument completion at a prompt).</summary>
         public int? ConnectTimeoutSeconds { get; init; }
+        /// <summary>SQL backends: the metric a new collection's index is built for (L1: vector_l1_ops).</summary>
+        public DistanceMetric IndexMetric { get; init; } = DistanceMetric.L2;
     }
 
     /// <summary>
@@ -238,6 +240,7 @@ public static class HouseStoreFactory
                         Credential = target.Credential,
                         IndexKind = target.IndexKind,
                         ExactSearch = options.ExactSearch,
+                        Metric = options.IndexMetric,
                     };
                     return target.Backend == StoreBackend.AlloyDb ? new AlloyDbStore(pg, name) : new PgVectorStore(pg, name);
                 default:

@@ -50,6 +50,13 @@ public sealed class AddHouseVectorCommand : HouseCollectionCmdletBase
 
     protected override VectorIndexKind? RequestedIndexKind => IsBound(nameof(IndexType)) ? IndexType : null;
 
+    /// <summary>PgVector / AlloyDb: the metric a new collection's HNSW index is built for (L1: vector_l1_ops). Searches
+    /// in the other metric still work, as exact scans. The Local store searches both exactly.</summary>
+    [Parameter]
+    public DistanceMetric IndexMetric { get; set; } = DistanceMetric.L2;
+
+    protected override DistanceMetric RequestedIndexMetric => IndexMetric;
+
     protected override void BeginProcessing()
     {
         _ = Store;
