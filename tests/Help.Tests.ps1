@@ -7,9 +7,7 @@ BeforeDiscovery {
 }
 
 BeforeAll {
-    $root = Split-Path $PSScriptRoot
-    $modulePath = Join-Path $root 'out' 'HouseSimilarity' 'HouseSimilarity.psd1'
-    Import-Module $modulePath -Force
+    . (Join-Path $PSScriptRoot 'TestEnvironment.ps1')
     $common = [System.Management.Automation.Cmdlet]::CommonParameters
 
     function Get-Text($Node) { (@($Node) | ForEach-Object { $_.Text }) -join ' ' }

@@ -2,25 +2,8 @@
 # The module as a user sees it: built by ./build.ps1, imported into this fresh pwsh -NoProfile.
 
 BeforeAll {
-    $root = Split-Path $PSScriptRoot
-    $modulePath = Join-Path $root 'out' 'HouseSimilarity' 'HouseSimilarity.psd1'
-    Import-Module $modulePath -Force
-    $samples = Join-Path $root 'out' 'samples'
-    $originals = Join-Path $samples 'originals'
-    $edits = Join-Path $samples 'edits'
-    # The default store lives under XDG_DATA_HOME: point it at a folder of this run (not TestDrive, which
-    # Pester empties after each Describe while the store must live through all of them).
-    $env:XDG_DATA_HOME = Join-Path ([IO.Path]::GetTempPath()) "housesim-pester-$PID"
-    Remove-Item $env:XDG_DATA_HOME -Recurse -Force -ErrorAction SilentlyContinue
-    $pwshPath = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
-
-    function New-BadPhotos([string] $Directory) {
-        New-Item -ItemType Directory -Force $Directory | Out-Null
-        Set-Content -Path (Join-Path $Directory 'notes.jpg') -Value 'not a photo'
-        $bytes = [IO.File]::ReadAllBytes((Join-Path $originals '241_kitchen.jpg'))
-        [IO.File]::WriteAllBytes((Join-Path $Directory 'truncated.jpg'), $bytes[0..($bytes.Length / 2)])
-        Copy-Item (Join-Path $originals '242_frontal.jpg') (Join-Path $Directory 'good.jpg')
-    }
+    . (Join-Path $PSScriptRoot 'TestEnvironment.ps1')
+    Set-TestDataHome 'housesim-pester'
 }
 
 AfterAll {

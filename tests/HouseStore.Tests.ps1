@@ -4,15 +4,8 @@
 # The server: $env:HOUSESIM_PG_CONNECTION (build.ps1 -Task Test sets it), else tools/test-postgres.sh starts one.
 
 BeforeAll {
-    $root = Split-Path $PSScriptRoot
-    $modulePath = Join-Path $root 'out' 'HouseSimilarity' 'HouseSimilarity.psd1'
-    Import-Module $modulePath -Force
-    $samples = Join-Path $root 'out' 'samples'
-    $originals = Join-Path $samples 'originals'
-    $edits = Join-Path $samples 'edits'
-    $env:XDG_DATA_HOME = Join-Path ([IO.Path]::GetTempPath()) "housesim-pester-store-$PID"
-    Remove-Item $env:XDG_DATA_HOME -Recurse -Force -ErrorAction SilentlyContinue
-    $pwshPath = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
+    . (Join-Path $PSScriptRoot 'TestEnvironment.ps1')
+    Set-TestDataHome 'housesim-pester-store'
     $testPostgres = Join-Path $root 'tools' 'test-postgres.sh'
     # Collections of this run: unique, dropped at the end.
     $run = "pester_$PID"
@@ -36,14 +29,6 @@ BeforeAll {
         $parameters = @{ Backend = $Backend }
         if ($Backend -eq 'AlloyDb' -and -not $Live) { $parameters.ConnectionString = $pg }
         $parameters
-    }
-
-    function New-BadPhotos([string] $Directory) {
-        New-Item -ItemType Directory -Force $Directory | Out-Null
-        Set-Content -Path (Join-Path $Directory 'notes.jpg') -Value 'not a photo'
-        $bytes = [IO.File]::ReadAllBytes((Join-Path $originals '241_kitchen.jpg'))
-        [IO.File]::WriteAllBytes((Join-Path $Directory 'truncated.jpg'), $bytes[0..($bytes.Length / 2)])
-        Copy-Item (Join-Path $originals '242_frontal.jpg') (Join-Path $Directory 'good.jpg')
     }
 
     # A copy of the module with a differently weighted head (composed as the build does): another model id. Made once.
