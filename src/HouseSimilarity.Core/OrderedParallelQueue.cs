@@ -24,6 +24,12 @@ public sealed class OrderedParallelQueue<TIn, TOut>
     /// <summary>Items posted but not yet taken.</summary>
     public int Count => _pending.Count;
 
+    /// <summary>
+    /// How many items to keep posted ahead: enough that the cores stay busy while the posting thread is away,
+    /// for example committing a batch to a store.
+    /// </summary>
+    public int Window => 16 * Parallelism;
+
     public void Post(TIn item)
     {
         var task = Task.Factory.StartNew(() => _work(item, _cancellationToken), _cancellationToken,

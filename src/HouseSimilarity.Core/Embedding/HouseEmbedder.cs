@@ -57,9 +57,13 @@ public sealed class HouseEmbedder : IDisposable
     public static string DefaultModelPath =>
         Path.Combine(Path.GetDirectoryName(typeof(HouseEmbedder).Assembly.Location)!, "models", ModelFileName);
 
+    // One model-input buffer per thread: parallel callers embed thousands of photos without large-object garbage.
+    [ThreadStatic]
+    private static float[]? _pixels;
+
     public HouseEmbedding Embed(string path, string? id = null)
     {
-        LoadedImage image = Loader.Load(path);
+        LoadedImage image = Loader.Load(path, _pixels ??= new float[InputShape[1] * InputShape[2] * InputShape[3]]);
         return new HouseEmbedding
         {
             Id = id ?? path,

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats;
@@ -49,32 +50,44 @@ public sealed class HouseImageLoader
         _configuration.ImageFormatsManager.SetDecoder(TiffFormat.Instance, new TiffDecoder { DecodingMode = FrameDecodingMode.First });
     }
 
-    public LoadedImage Load(string path)
+    /// <summary>
+    /// Decodes a photo. With <paramref name="pixels"/> (3 x InputSize² values) the model input is written there, so
+    /// a caller that embeds many photos reuses one buffer instead of allocating one per photo on the large object heap.
+    /// </summary>
+    public LoadedImage Load(string path, float[]? pixels = null)
     {
-        byte[] bytes = ReadBytes(path);
-        using var image = Decode(path, bytes);
-        image.Mutate(x => x.AutoOrient());
-        int width = image.Width, height = image.Height;
-        image.Mutate(x => x.Resize(new ResizeOptions
+        // File bytes come from a pool for the same reason; they are only needed until the image is decoded.
+        var (bytes, length) = ReadBytes(path);
+        try
         {
-            Size = new Size(InputSize, InputSize),
-            Mode = ResizeMode.Stretch,
-            Sampler = KnownResamplers.Triangle,
-        }));
-        return new LoadedImage
+            var data = new ReadOnlyMemory<byte>(bytes, 0, length);
+            using var image = Decode(path, data);
+            image.Mutate(x => x.AutoOrient());
+            int width = image.Width, height = image.Height;
+            image.Mutate(x => x.Resize(new ResizeOptions
+            {
+                Size = new Size(InputSize, InputSize),
+                Mode = ResizeMode.Stretch,
+                Sampler = KnownResamplers.Triangle,
+            }));
+            pixels ??= new float[3 * InputSize * InputSize];
+            ToPlanarRgb(image, pixels);
+            return new LoadedImage
+            {
+                Path = path,
+                Sha256 = Convert.ToHexStringLower(SHA256.HashData(data.Span)),
+                Width = width,
+                Height = height,
+                Pixels = pixels,
+            };
+        }
+        finally
         {
-            Path = path,
-            Sha256 = Convert.ToHexStringLower(SHA256.HashData(bytes)),
-            Width = width,
-            Height = height,
-            Pixels = ToPlanarRgb(image),
-        };
+            ArrayPool<byte>.Shared.Return(bytes);
+        }
     }
 
-    /// <summary>SHA-256 of the file's bytes, lower-case hex.</summary>
-    public string HashFile(string path) => Convert.ToHexStringLower(SHA256.HashData(ReadBytes(path)));
-
-    private byte[] ReadBytes(string path)
+    private (byte[] Buffer, int Length) ReadBytes(string path)
     {
         try
         {
@@ -93,7 +106,18 @@ public sealed class HouseImageLoader
             {
                 throw new HouseImageException(path, ImageFailure.Corrupt, "the file is empty");
             }
-            return File.ReadAllBytes(path);
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
+            byte[] buffer = ArrayPool<byte>.Shared.Rent((int)info.Length);
+            try
+            {
+                int length = stream.ReadAtLeast(buffer.AsSpan(0, (int)info.Length), (int)info.Length, throwOnEndOfStream: false);
+                return (buffer, length);
+            }
+            catch
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+                throw;
+            }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -101,11 +125,13 @@ public sealed class HouseImageLoader
         }
     }
 
-    private Image<Rgb24> Decode(string path, byte[] bytes)
+    private Image<Rgb24> Decode(string path, ReadOnlyMemory<byte> bytes)
     {
         try
         {
-            IImageInfo? info = Image.Identify(_configuration, bytes, out IImageFormat? format);
+            System.Runtime.InteropServices.MemoryMarshal.TryGetArray(bytes, out ArraySegment<byte> segment);
+            using var header = new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false);
+            IImageInfo? info = Image.Identify(_configuration, header, out IImageFormat? format);
             if (info is null || format is null)
             {
                 throw new HouseImageException(path, ImageFailure.UnsupportedFormat,
@@ -117,18 +143,18 @@ public sealed class HouseImageLoader
                 throw new HouseImageException(path, ImageFailure.TooLarge,
                     $"the image declares {info.Width}x{info.Height} pixels, over the limit of {_limits.MaxPixels:N0} pixels");
             }
-            if (IsTruncated(bytes, format))
+            if (IsTruncated(bytes.Span, format))
             {
                 throw new HouseImageException(path, ImageFailure.Corrupt, $"the {format.Name} data is truncated (no end-of-image marker)");
             }
             // JPEG has no alpha; every other format may, and transparent pixels are shown on white, not black.
             if (format is not JpegFormat)
             {
-                using var rgba = Image.Load<Rgba32>(_configuration, bytes);
+                using var rgba = Image.Load<Rgba32>(_configuration, bytes.Span);
                 rgba.Mutate(x => x.BackgroundColor(Color.White));
                 return rgba.CloneAs<Rgb24>();
             }
-            return Image.Load<Rgb24>(_configuration, bytes);
+            return Image.Load<Rgb24>(_configuration, bytes.Span);
         }
         catch (HouseImageException) { throw; }
         catch (UnknownImageFormatException e)
@@ -167,10 +193,10 @@ public sealed class HouseImageLoader
         return false;
     }
 
-    private static float[] ToPlanarRgb(Image<Rgb24> image)
+    private static void ToPlanarRgb(Image<Rgb24> image, float[] pixels)
     {
         const int plane = InputSize * InputSize;
-        var pixels = new float[3 * plane];
+        ArgumentOutOfRangeException.ThrowIfNotEqual(pixels.Length, 3 * plane, nameof(pixels));
         image.ProcessPixelRows(rows =>
         {
             for (int y = 0; y < rows.Height; y++)
@@ -185,6 +211,5 @@ public sealed class HouseImageLoader
                 }
             }
         });
-        return pixels;
     }
 }

@@ -80,7 +80,7 @@ public sealed class AddHouseVectorCommand : HouseCollectionCmdletBase
         {
             _queue!.Post(file);
         }
-        Collect(_queue!.Take(keepInFlight: 2 * _queue.Parallelism));
+        Collect(_queue!.Take(keepInFlight: _queue.Window));
     }
 
     protected override void EndProcessing()

@@ -30,7 +30,7 @@ public sealed class GetHouseEmbeddingCommand : HouseCmdletBase
         {
             _queue!.Post(file);
         }
-        Emit(_queue!.Take(keepInFlight: 2 * _queue.Parallelism));
+        Emit(_queue!.Take(keepInFlight: _queue.Window));
     }
 
     protected override void EndProcessing() => Emit(_queue!.TakeAll());
