@@ -103,16 +103,23 @@ function Invoke-Demo {
 }
 
 function Invoke-Model {
-    # Fits the head on houses 1..240 (feature maps cached in out/cache), then reports quality on houses 241..300.
+    # Fits the head on houses 1..240 (feature maps cached in out/cache), rebuilds, measures it on houses 241..300 and
+    # sets the duplicate threshold to the largest distance with pairwise precision >= 0.999 there (models/MODEL.md).
     if (-not (Test-Path $sharedHouses)) { throw "Fitting the head needs the development photos in $sharedHouses." }
-    Invoke-Native dotnet @("$toolDir/hstool.dll", 'train', '--data', $sharedHouses, '--models', "$toolDir/models", '--out', "$root/models",
-        '--cache', "$out/cache")
+    $train = @("$toolDir/hstool.dll", 'train', '--data', $sharedHouses, '--models', "$toolDir/models", '--out', "$root/models", '--cache', "$out/cache")
+    Invoke-Native dotnet $train
+    Invoke-Build
+    $report = Invoke-Quality
+    $threshold = ($report | Select-String 'recommended threshold .*\| ([0-9.]+) \|' | Select-Object -Last 1).Matches[0].Groups[1].Value
+    Invoke-Native dotnet ($train + @('--threshold', $threshold))
+    Invoke-Build
 }
 
 function Invoke-Quality {
     if (-not (Test-Path $sharedHouses)) { throw "The quality benchmark needs the development photos in $sharedHouses." }
-    Invoke-Native dotnet @("$toolDir/hstool.dll", 'quality', '--data', $sharedHouses, '--models', "$moduleDir/bin/models",
-        '--first', '241', '--last', '300', '--out', "$root/bench/QUALITY.md")
+    $report = dotnet "$toolDir/hstool.dll" quality --data $sharedHouses --models "$moduleDir/bin/models" --first 241 --last 300 --out "$root/bench/QUALITY.md"
+    if ($LASTEXITCODE -ne 0) { throw 'The quality benchmark failed.' }
+    $report
 }
 
 function Invoke-Bench {
@@ -127,7 +134,7 @@ try {
         switch ($t) {
             'Test' { Invoke-Test }
             'Demo' { Invoke-Demo }
-            'Model' { Invoke-Model; Invoke-Build; Invoke-Quality }
+            'Model' { Invoke-Model }
             'Quality' { Invoke-Quality }
             'Bench' { Invoke-Bench }
         }

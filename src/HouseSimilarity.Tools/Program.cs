@@ -16,17 +16,18 @@ var options = new HeadTrainer.Options(
     Shrinkage: double.Parse(Arg("--shrinkage", "0.1"), CultureInfo.InvariantCulture),
     Epochs: int.Parse(Arg("--epochs", "30"), CultureInfo.InvariantCulture),
     LearningRate: double.Parse(Arg("--lr", "0.001"), CultureInfo.InvariantCulture),
-    Temperature: double.Parse(Arg("--temperature", "0.05"), CultureInfo.InvariantCulture),
-    RoomWeight: double.Parse(Arg("--room-weight", "0"), CultureInfo.InvariantCulture),
+    Temperature: double.Parse(Arg("--temperature", "0.3"), CultureInfo.InvariantCulture),
+    RoomWeight: double.Parse(Arg("--room-weight", "0.05"), CultureInfo.InvariantCulture),
     Seed: int.Parse(Arg("--seed", "1"), CultureInfo.InvariantCulture));
 float gem = float.Parse(Arg("--gem", "3"), CultureInfo.InvariantCulture);
 string? threshold = Arg("--threshold", "") is { Length: > 0 } t ? t : null;
 return args.FirstOrDefault() switch
 {
-    "train" => Train.Run(data, models, Arg("--out", "models"), Arg("--kind", "siamese"), gem,
-        int.Parse(Arg("--edits", "4"), CultureInfo.InvariantCulture), options,
+    // The defaults are the shipped head's settings (models/MODEL.md).
+    "train" => Train.Run(data, models, Arg("--out", "models"), Arg("--kind", "r-siamese"), gem,
+        int.Parse(Arg("--edits", "8"), CultureInfo.InvariantCulture), options,
         threshold is null ? null : double.Parse(threshold, CultureInfo.InvariantCulture), cache),
-    "tune" => Tune.Run(data, models, int.Parse(Arg("--edits", "4"), CultureInfo.InvariantCulture), options, cache,
+    "tune" => Tune.Run(data, models, int.Parse(Arg("--edits", "8"), CultureInfo.InvariantCulture), options, cache,
         Arg("--variants", "pca:1,whitening:1,whitening:3,siamese:3").Split(',')),
     "compare" => CompareHeads.Run(data, models, Arg("--head", "models"), int.Parse(Arg("--edits", "8"), CultureInfo.InvariantCulture), options, cache),
     "compose" => Compose(models, Arg("--out", Path.Combine("out", HouseEmbedder.ModelFileName))),
@@ -36,7 +37,6 @@ return args.FirstOrDefault() switch
     "quality" => QualityBenchmark.Command(Arg("--out", ""), () => { using var e = new HouseEmbedder(Path.Combine(models, HouseEmbedder.ModelFileName)); return QualityBenchmark.Run(data, int.Parse(Arg("--first", "241")), int.Parse(Arg("--last", "300")), p => e.Embed(p).Vector, e.Model.DuplicateThreshold, e.Model.Id); }),
     "make-help" => HelpBuilder.Run(Arg("--docs", "docs"), Arg("--out", Path.Combine("out", "HouseSimilarity", "en-US", "HouseSimilarity.dll-Help.xml")),
         Arg("--assembly", ""), Arg("--manifest", "")),
-    "onnx-dump" => HouseSimilarity.Tools.Onnx.OnnxDump.Run(args[1]),
     _ => Usage(),
 };
 
@@ -50,10 +50,10 @@ static int Usage()
 {
     Console.Error.WriteLine("""
         usage: hstool <command> [options]
-          train         --data <photos> --out <models dir>   fit the head (--kind siamese|whitening|pca, --gem p, --edits n,
-                        --epochs, --lr, --temperature, --shrinkage, --seed, --threshold) on houses 1..240
-          tune          --data <photos> --variants kind:gem[:epochs:temperature:lr:shrinkage],...
-                        fit on houses 1..200, score on 201..240
+          train         --data <photos> --out <models dir>   fit the head on houses 1..240 (--kind [r-]siamese|whitening|pca,
+                        --gem p, --edits n, --epochs, --lr, --temperature, --room-weight, --shrinkage, --seed, --threshold)
+          tune          --data <photos> --variants kind:gem[:epochs:temperature:lr:shrinkage:roomWeight:roomTemperature],...
+                        fit on houses 1..200, score on the battery edits of 201..240
           compare       --data <photos> --head <models dir>  raw backbone, PCA, whitening and the shipped head on houses 241..300
           compose       --models <dir> --out <house.onnx>   compose backbone + head into the module's model
           make-samples  --data <samples> --out <dir>         copy the sample photos and write edited copies
