@@ -316,8 +316,12 @@ Describe 'The same data on every backend' {
         foreach ($query in $queries) {
             $local = $query | Find-SimilarHouse -Top 10 -Metric L1 -Backend Local -Collection "${run}_same"
             $indexed = $query | Find-SimilarHouse -Top 10 -Metric L1 @store -Collection "${run}_l1"
-            ($indexed.Id -join "`n") | Should -Be ($local.Id -join "`n")
-            [Math]::Abs($indexed[0].Distance - $local[0].Distance) | Should -BeLessThan 1e-4
+            # An index scan orders by distance only: photos at the same distance (a PNG copy) may swap places.
+            $indexed.Count | Should -Be 10
+            for ($i = 0; $i -lt 10; $i++) {
+                [Math]::Abs($indexed[$i].Distance - $local[$i].Distance) | Should -BeLessThan 1e-4
+            }
+            ($indexed.Id | Sort-Object) -join "`n" | Should -Be (($local.Id | Sort-Object) -join "`n")
         }
         Remove-HouseCollection "${run}_l1" @store -Confirm:$false
     }
