@@ -321,7 +321,9 @@ Describe 'The same data on every backend' {
             for ($i = 0; $i -lt 10; $i++) {
                 [Math]::Abs($indexed[$i].Distance - $local[$i].Distance) | Should -BeLessThan 1e-4
             }
-            ($indexed.Id | Sort-Object) -join "`n" | Should -Be (($local.Id | Sort-Object) -join "`n")
+            $cut = $local[9].Distance - 1e-4
+            (($indexed | Where-Object Distance -lt $cut).Id | Sort-Object) -join "`n" |
+                Should -Be ((($local | Where-Object Distance -lt $cut).Id | Sort-Object) -join "`n")
         }
         Remove-HouseCollection "${run}_l1" @store -Confirm:$false
     }
