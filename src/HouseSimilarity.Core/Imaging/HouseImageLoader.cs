@@ -44,7 +44,9 @@ public sealed class HouseImageLoader
     public HouseImageLoader(ImageLimits? limits = null)
     {
         _limits = limits ?? ImageLimits.Default;
+        // Callers parallelise across photos; row-parallel processing inside one photo only adds contention.
         _configuration = Configuration.Default.Clone();
+        _configuration.MaxDegreeOfParallelism = 1;
         // Animated or multi-page files: only the first frame is a photo worth comparing, and decoding all frames costs memory.
         _configuration.ImageFormatsManager.SetDecoder(GifFormat.Instance, new GifDecoder { DecodingMode = FrameDecodingMode.First });
         _configuration.ImageFormatsManager.SetDecoder(TiffFormat.Instance, new TiffDecoder { DecodingMode = FrameDecodingMode.First });
