@@ -41,28 +41,43 @@ public sealed class LocalStore : IHouseStore
                 Pooling = false,
             }.ToString());
             _connection.Open();
-            Execute("""
-                PRAGMA journal_mode = WAL;
-                PRAGMA synchronous = FULL;
-                CREATE TABLE IF NOT EXISTS collections (
-                    name TEXT PRIMARY KEY, model_id TEXT NOT NULL, dimension INTEGER NOT NULL,
-                    created_utc TEXT NOT NULL, generation INTEGER NOT NULL DEFAULT 0);
-                CREATE TABLE IF NOT EXISTS vectors (
-                    collection TEXT NOT NULL, id TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL,
-                    width INTEGER NOT NULL, height INTEGER NOT NULL, added_utc TEXT NOT NULL, vector BLOB NOT NULL,
-                    PRIMARY KEY (collection, id)) WITHOUT ROWID;
-                CREATE TABLE IF NOT EXISTS store (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-                """);
-            using var id = Command("""
-                INSERT INTO store (key, value) VALUES ('id', $id) ON CONFLICT (key) DO NOTHING;
-                SELECT value FROM store WHERE key = 'id';
-                """, ("$id", Guid.NewGuid().ToString("N")));
+            Execute("PRAGMA synchronous = FULL;");
+            // The schema is created once per file (user_version marks it), so opening an existing store only reads.
+            using (var version = Command("PRAGMA user_version"))
+            {
+                if (Convert.ToInt64(version.ExecuteScalar()) < SchemaVersion)
+                {
+                    CreateSchema();
+                }
+            }
+            using var id = Command("SELECT value FROM store WHERE key = 'id'");
             _storeId = (string)id.ExecuteScalar()!;
         }
         catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
         {
             throw new HouseStoreException($"Cannot open the local store '{_file}': {e.Message}", e);
         }
+    }
+
+    private const int SchemaVersion = 1;
+
+    private void CreateSchema()
+    {
+        Execute("PRAGMA journal_mode = WAL;");
+        using var transaction = _connection.BeginTransaction(deferred: false);
+        Execute($"""
+            CREATE TABLE IF NOT EXISTS collections (
+                name TEXT PRIMARY KEY, model_id TEXT NOT NULL, dimension INTEGER NOT NULL,
+                created_utc TEXT NOT NULL, generation INTEGER NOT NULL DEFAULT 0);
+            CREATE TABLE IF NOT EXISTS vectors (
+                collection TEXT NOT NULL, id TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL,
+                width INTEGER NOT NULL, height INTEGER NOT NULL, added_utc TEXT NOT NULL, vector BLOB NOT NULL,
+                PRIMARY KEY (collection, id)) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS store (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            INSERT INTO store (key, value) VALUES ('id', '{Guid.NewGuid():N}') ON CONFLICT (key) DO NOTHING;
+            PRAGMA user_version = {SchemaVersion};
+            """);
+        transaction.Commit();
     }
 
     /// <summary>$XDG_DATA_HOME/HouseSimilarity/houses.db (on Windows under %LOCALAPPDATA%).</summary>
