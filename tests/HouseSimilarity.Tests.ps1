@@ -139,16 +139,10 @@ Describe 'Compare-HouseImage' {
 
 Describe 'Stopping and crashes' {
     It 'Ctrl+C (Stop) ends an ingest promptly and keeps the store consistent' {
-        $ps = [powershell]::Create()
-        $null = $ps.AddScript("Import-Module '$modulePath'
-            1..20 | ForEach-Object { Get-ChildItem '$originals' -Filter *.jpg } | Add-HouseVector -Collection stopped -BatchSize 4")
-        $async = $ps.BeginInvoke()
-        Start-Sleep -Seconds 2
-        $clock = [Diagnostics.Stopwatch]::StartNew()
-        $ps.Stop()
-        $clock.Elapsed.TotalSeconds | Should -BeLessThan 3
-        $async.IsCompleted | Should -BeTrue
-        $ps.Dispose()
+        $started = [DateTime]::UtcNow
+        $stop = Stop-Ingest '-Collection stopped -BatchSize 4' { [DateTime]::UtcNow -gt $started.AddSeconds(2) }
+        $stop.StopSeconds | Should -BeLessThan 3
+        $stop.Completed | Should -BeTrue
         $collection = Get-HouseCollection stopped
         $collection.Count | Should -BeGreaterThan 0
         $collection.Count | Should -BeLessOrEqual 18

@@ -495,19 +495,10 @@ Describe 'Faults: wrong password, unreachable server, restart in the middle of a
 
     It 'Ctrl+C ends a PgVector ingest promptly and leaves a consistent, searchable collection' {
         $name = "${run}_stopped"
-        $ps = [powershell]::Create()
-        $null = $ps.AddScript("Import-Module '$modulePath'
-            1..20 | ForEach-Object { Get-ChildItem '$originals' -Filter *.jpg } | Add-HouseVector -Backend PgVector -Collection $name -BatchSize 4")
-        $async = $ps.BeginInvoke()
-        $deadline = [DateTime]::UtcNow.AddSeconds(60)
-        while ((Get-HouseCollection $name -Backend PgVector -ErrorAction SilentlyContinue).Count -lt 4 -and [DateTime]::UtcNow -lt $deadline) {
-            Start-Sleep -Milliseconds 100
-        }
-        $clock = [Diagnostics.Stopwatch]::StartNew()
-        $ps.Stop()
-        $clock.Elapsed.TotalSeconds | Should -BeLessThan 3
-        $async.IsCompleted | Should -BeTrue
-        $ps.Dispose()
+        $stop = Stop-Ingest "-Backend PgVector -Collection $name -BatchSize 4" {
+            (Get-HouseCollection $name -Backend PgVector -ErrorAction SilentlyContinue).Count -ge 4 }
+        $stop.StopSeconds | Should -BeLessThan 3
+        $stop.Completed | Should -BeTrue
         $collection = Get-HouseCollection $name -Backend PgVector
         $collection.Count | Should -BeGreaterOrEqual 4
         $collection.Count | Should -BeLessOrEqual 18

@@ -23,3 +23,19 @@ function New-BadPhotos([string] $Directory) {
     [IO.File]::WriteAllBytes((Join-Path $Directory 'truncated.jpg'), $bytes[0..($bytes.Length / 2)])
     Copy-Item (Join-Path $originals '242_frontal.jpg') (Join-Path $Directory 'good.jpg')
 }
+
+# Starts an ingest of the originals (20 times over) in a runspace of this process, waits until -Until says
+# enough is stored, then stops it as Ctrl+C does. Returns how long Stop took and whether the ingest had ended.
+function Stop-Ingest([string] $Arguments, [scriptblock] $Until) {
+    $ps = [powershell]::Create()
+    $null = $ps.AddScript("Import-Module '$modulePath'
+        1..20 | ForEach-Object { Get-ChildItem '$originals' -Filter *.jpg } | Add-HouseVector $Arguments")
+    $async = $ps.BeginInvoke()
+    $deadline = [DateTime]::UtcNow.AddSeconds(60)
+    while (-not (& $Until) -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
+    $clock = [Diagnostics.Stopwatch]::StartNew()
+    $ps.Stop()
+    $result = [pscustomobject]@{ StopSeconds = $clock.Elapsed.TotalSeconds; Completed = $async.IsCompleted }
+    $ps.Dispose()
+    $result
+}
