@@ -21,9 +21,6 @@ public sealed class OrderedParallelQueue<TIn, TOut>
 
     public int Parallelism { get; }
 
-    /// <summary>Items posted but not yet taken.</summary>
-    public int Count => _pending.Count;
-
     /// <summary>
     /// How many items to keep posted ahead: enough that the cores stay busy while the posting thread is away,
     /// for example committing a batch to a store.

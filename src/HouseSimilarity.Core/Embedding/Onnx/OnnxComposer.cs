@@ -9,7 +9,6 @@ namespace HouseSimilarity.Embedding.Onnx;
 /// </summary>
 public static class OnnxComposer
 {
-    public const string InputName = "OriginalInput";
     public const string OutputName = "embedding";
     /// <summary>The backbone's last convolutional map, [1,512,7,7], before its global average pool.</summary>
     public const string FeatureMapName = "ReLU393_Output_0";
