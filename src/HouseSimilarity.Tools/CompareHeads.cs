@@ -5,7 +5,7 @@ namespace HouseSimilarity.Tools;
 
 /// <summary>
 /// The <c>compare</c> command: the model card's side-by-side table. Raw backbone features, the PCA projection,
-/// learned whitening and the shipped head (models/), each scored on the benchmark battery of the validation
+/// learned whitening, the previous Siamese head and the shipped head (models/), each scored on the benchmark battery of the validation
 /// houses 241..300 from cached feature maps (the composed model computes the same vectors, see the tests).
 /// </summary>
 internal static class CompareHeads
@@ -21,6 +21,8 @@ internal static class CompareHeads
             ("PCA 128 (average pool)", Train.Fit(training, "pca", 1, options).Head),
             ("learned whitening 128 (GeM p=3)", Train.Fit(training, "whitening", 3, options).Head),
             ("learned whitening 128 (GeM p=3 + regions)", Train.Fit(training, "r-whitening", 3, options).Head),
+            ("Siamese head (GeM p=3 + regions), the previous head", Train.Fit(training, "r-siamese", 3, options).Head),
+            ("learned whitening 128 (GeM p=3 + regions + earlier stages)", Train.Fit(training, "rs-whitening", 3, options).Head),
             ($"shipped: {file.ModelId(shipped)}", shipped),
         };
         var reports = heads.Select(h => Tune.Score(validation, h.Head, h.Name)).ToList();

@@ -26,6 +26,8 @@ internal sealed class HeadFile
     public float GemPower { get; set; } = 1;
     /// <summary>Regional pooling as well as global (see <see cref="OnnxComposer.Regions"/>).</summary>
     public bool Regions { get; set; }
+    /// <summary>The earlier stages' GeM vectors as well (see <see cref="OnnxComposer.EarlyStages"/>).</summary>
+    public bool Stages { get; set; }
     public int InputDimension { get; set; }
     public int Dimension { get; set; }
     public double DuplicateThreshold { get; set; }
@@ -43,7 +45,7 @@ internal sealed class HeadFile
         {
             throw new InvalidDataException($"'{file.Weights}' holds {all.Length} floats; expected {file.InputDimension * (1 + file.Dimension)}.");
         }
-        return (file, new HeadWeights(file.GemPower, all[..file.InputDimension], all[file.InputDimension..], file.Dimension, file.Regions));
+        return (file, new HeadWeights(file.GemPower, all[..file.InputDimension], all[file.InputDimension..], file.Dimension, file.Regions, file.Stages));
     }
 
     public static void Save(string directory, HeadFile file, HeadWeights weights)
@@ -51,6 +53,7 @@ internal sealed class HeadFile
         Directory.CreateDirectory(directory);
         file.GemPower = weights.GemPower;
         file.Regions = weights.Regions;
+        file.Stages = weights.Stages;
         file.InputDimension = weights.InputDimension;
         file.Dimension = weights.Dimension;
         File.WriteAllBytes(Path.Combine(directory, file.Weights),
@@ -63,7 +66,8 @@ internal sealed class HeadFile
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         hash.AppendData(Encoding.UTF8.GetBytes($"{Backbone}\n{Preprocessing}\ngem={weights.GemPower:R}\n"
-            + (weights.Regions ? $"regions={string.Join(';', OnnxComposer.Regions)}\n" : "")));
+            + (weights.Regions ? $"regions={string.Join(';', OnnxComposer.Regions)}\n" : "")
+            + (weights.Stages ? $"stages={string.Join(';', OnnxComposer.EarlyStages)}\n" : "")));
         hash.AppendData(MemoryMarshal.AsBytes(weights.Mean.AsSpan()));
         hash.AppendData(MemoryMarshal.AsBytes(weights.Projection.AsSpan()));
         return $"{Name}-{Convert.ToHexStringLower(hash.GetHashAndReset())[..12]}";

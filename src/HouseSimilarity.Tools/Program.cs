@@ -24,7 +24,7 @@ string? threshold = Arg("--threshold", "") is { Length: > 0 } t ? t : null;
 return args.FirstOrDefault() switch
 {
     // The defaults are the shipped head's settings (models/MODEL.md).
-    "train" => Train.Run(data, models, Arg("--out", "models"), Arg("--kind", "r-siamese"), gem,
+    "train" => Train.Run(data, models, Arg("--out", "models"), Arg("--kind", "rs-siamese"), gem,
         int.Parse(Arg("--edits", "8"), CultureInfo.InvariantCulture), options,
         threshold is null ? null : double.Parse(threshold, CultureInfo.InvariantCulture), cache),
     "tune" => Tune.Run(data, models, int.Parse(Arg("--edits", "8"), CultureInfo.InvariantCulture), options, cache,
@@ -50,7 +50,7 @@ static int Usage()
 {
     Console.Error.WriteLine("""
         usage: hstool <command> [options]
-          train         --data <photos> --out <models dir>   fit the head on houses 1..240 (--kind [r-]siamese|whitening|pca,
+          train         --data <photos> --out <models dir>   fit the head on houses 1..240 (--kind [rs-]siamese|whitening|pca,
                         --gem p, --edits n, --epochs, --lr, --temperature, --room-weight, --shrinkage, --seed, --threshold)
           tune          --data <photos> --variants kind:gem[:epochs:temperature:lr:shrinkage:roomWeight:roomTemperature],...
                         fit on houses 1..200, score on the battery edits of 201..240

@@ -6,7 +6,8 @@ namespace HouseSimilarity.Tools;
 /// <summary>
 /// The <c>train</c> command: fits a head on the training houses and writes models/head.json + head.f32.
 /// Kinds: <c>pca</c> (the first projection, kept for comparison), <c>whitening</c> (closed-form learned
-/// whitening) and <c>siamese</c> (whitening fine-tuned with the Siamese InfoNCE objective, the default).
+/// whitening) and <c>siamese</c> (whitening fine-tuned with the Siamese InfoNCE objective, the default),
+/// each with a prefix for what is pooled (<see cref="Pooling"/>).
 /// </summary>
 internal static class Train
 {
@@ -16,7 +17,8 @@ internal static class Train
     public static int Run(string photos, string models, string outDirectory, string kind, float gemPower, int editsPerPhoto,
         HeadTrainer.Options options, double? threshold, string cache)
     {
-        var data = TrainingData.Load(photos, models, FirstTrainingHouse, LastTrainingHouse, editsPerPhoto, options.Seed, battery: false, cache);
+        var data = TrainingData.Load(photos, models, FirstTrainingHouse, LastTrainingHouse, editsPerPhoto, options.Seed, battery: false, cache,
+            PoolsStages(kind) ? gemPower : null);
         var (head, file) = Fit(data, kind, gemPower, options);
         file.DuplicateThreshold = Math.Round(threshold ?? Calibrate(data, head), 4);
         file.Training = $"houses {FirstTrainingHouse}..{LastTrainingHouse}, {editsPerPhoto} random edits per photo (seed {options.Seed}); {options}";
@@ -27,11 +29,10 @@ internal static class Train
 
     public static (HeadWeights Head, HeadFile File) Fit(TrainingData data, string kind, float gemPower, HeadTrainer.Options options)
     {
-        // "r-" before a kind: pool the regions of the map as well as the whole map.
-        bool regions = kind.StartsWith("r-", StringComparison.Ordinal);
-        kind = regions ? kind[2..] : kind;
-        float[][] originals = TrainingData.Pool(data.Originals, gemPower, regions);
-        float[][] edits = TrainingData.Pool(data.Edits, gemPower, regions);
+        string pooling = Pooling(kind);
+        kind = kind[(kind.IndexOf('-') + 1)..];
+        bool regions = pooling.Contains('r'), stages = pooling.Contains('s');
+        var (originals, edits) = data.Pool(gemPower, regions, stages);
         HeadWeights head = kind switch
         {
             "pca" => Pca(originals, gemPower, options.Dimension),
@@ -41,15 +42,22 @@ internal static class Train
                 (epoch, loss) => Console.Error.WriteLine($"  epoch {epoch + 1}: loss {loss:F4}")),
             _ => throw new ArgumentException($"Unknown head kind '{kind}': use pca, whitening or siamese."),
         };
-        head = head with { Regions = regions };
-        return (head, new HeadFile { Name = $"resnet18-{kind}{options.Dimension}{(regions ? "r" : "")}", Kind = kind });
+        head = head with { Regions = regions, Stages = stages };
+        return (head, new HeadFile { Name = $"resnet18-{kind}{options.Dimension}{pooling}", Kind = kind });
     }
+
+    /// <summary>
+    /// A prefix before a kind says what is pooled besides the whole last map: "r" its regions, "s" the earlier
+    /// stages (e.g. "rs-siamese").
+    /// </summary>
+    private static string Pooling(string kind) => kind.Contains('-') ? kind[..kind.IndexOf('-')] : "";
+
+    public static bool PoolsStages(string kind) => Pooling(kind).Contains('s');
 
     /// <summary>Largest distance keeping pairwise precision at 0.999 on the training photos and their edits.</summary>
     private static double Calibrate(TrainingData data, HeadWeights head)
     {
-        float[][] originals = TrainingData.Pool(data.Originals, head.GemPower, head.Regions).Select(x => HeadFile.Apply(head, x)).ToArray();
-        float[][] edits = TrainingData.Pool(data.Edits, head.GemPower, head.Regions).Select(x => HeadFile.Apply(head, x)).ToArray();
+        var (originals, edits) = data.Embed(head);
         return Calibration.Threshold(originals, data.Groups, edits, data.EditSource);
     }
 

@@ -171,20 +171,23 @@ public sealed class EmbeddingTests(EmbedderFixture fixture, ITestOutputHelper ou
         {
             float[] pixels = Embedder.Loader.Load(TestData.Sample(sample)).Pixels;
             float[] composed = Embedder.Embed(pixels);
-            float[] reference = HeadFile.Apply(head, FeatureExtractor.Describe(fixture.Backbone.FeatureMap(pixels), head.GemPower, head.Regions));
+            var (map, stages) = fixture.Backbone.Features(pixels);
+            float[] reference = HeadFile.Apply(head, FeatureExtractor.Describe(map, head.GemPower, head.Regions, head.Stages ? stages : null));
             Assert.True(VectorMath.L2(composed, reference) < 1e-4, $"{sample}: {VectorMath.L2(composed, reference)}");
         }
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void Composed_pooling_matches_csharp_for_global_and_regional_heads(bool regions)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public void Composed_pooling_matches_csharp_with_and_without_regions_and_stages(bool regions, bool stages)
     {
         var rng = new Random(3);
-        int input = regions ? 1024 : 512;
+        int input = 512 + (regions ? 512 : 0) + (stages ? FeatureExtractor.StageChannels : 0);
         float[] Random(int n, double scale) => Enumerable.Range(0, n).Select(_ => (float)((rng.NextDouble() * 2 - 1) * scale)).ToArray();
-        var head = new HouseSimilarity.Embedding.Onnx.HeadWeights(3, Random(input, 0.01), Random(16 * input, 1), 16, regions);
+        var head = new HouseSimilarity.Embedding.Onnx.HeadWeights(3, Random(input, 0.01), Random(16 * input, 1), 16, regions, stages);
         string path = Path.Combine(_dir, "random.onnx");
         File.WriteAllBytes(path, HouseSimilarity.Embedding.Onnx.OnnxComposer.EmbeddingModel(EmbedderFixture.ModelsDirectory, head,
             new Dictionary<string, string>
@@ -195,7 +198,8 @@ public sealed class EmbeddingTests(EmbedderFixture fixture, ITestOutputHelper ou
         using var embedder = new HouseEmbedder(path);
         float[] pixels = embedder.Loader.Load(TestData.Sample("242_kitchen")).Pixels;
         float[] composed = embedder.Embed(pixels);
-        float[] reference = HeadFile.Apply(head, FeatureExtractor.Describe(fixture.Backbone.FeatureMap(pixels), 3, regions));
+        var (map, stageVectors) = fixture.Backbone.Features(pixels);
+        float[] reference = HeadFile.Apply(head, FeatureExtractor.Describe(map, 3, regions, stages ? stageVectors : null));
         Assert.Equal(16, composed.Length);
         Assert.True(VectorMath.L2(composed, reference) < 1e-4, $"distance {VectorMath.L2(composed, reference)}");
     }

@@ -46,7 +46,7 @@ public sealed class EmbedderFixture : IDisposable
         ModelPath = Path.Combine(_directory, HouseEmbedder.ModelFileName);
         HouseSimilarity.Tools.HeadFile.Compose(ModelsDirectory, ModelPath);
         Embedder = new HouseEmbedder(ModelPath);
-        Backbone = new HouseSimilarity.Tools.FeatureExtractor(ModelsDirectory);
+        Backbone = new HouseSimilarity.Tools.FeatureExtractor(ModelsDirectory, stagesGemPower: 3);
     }
 
     /// <summary>Backbone files and committed head, copied next to the test assembly by the build.</summary>

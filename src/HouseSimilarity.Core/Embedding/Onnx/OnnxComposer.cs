@@ -26,17 +26,41 @@ public static class OnnxComposer
     public static readonly (int Top, int Left, int Side)[] Regions =
         [(0, 0, 5), (0, 2, 5), (2, 0, 5), (2, 2, 5), (1, 1, 5), (0, 0, 4), (0, 3, 4), (3, 0, 4), (3, 3, 4)];
 
-    /// <summary>Preprocess + backbone with the last convolutional map as output (for fitting the head).</summary>
-    public static byte[] FeatureMapModel(string backboneDirectory) =>
-        Compose(backboneDirectory, [], [], FeatureMapName, [1, 512, 7, 7], new Dictionary<string, string>());
+    /// <summary>
+    /// The outputs of ResNet18's first three stages (64 x 56², 128 x 28², 256 x 14²). Their GeM vectors carry the
+    /// texture and colour detail that tells a photo from a similar photo, and they survive crops better than the
+    /// last map's semantics do.
+    /// </summary>
+    public static readonly (string Name, int Channels)[] EarlyStages =
+        [("ReLU283_Output_0", 64), ("ReLU315_Output_0", 128), ("ReLU347_Output_0", 256)];
+
+    /// <summary>
+    /// Preprocess + backbone with the last convolutional map as output (for fitting the head); with
+    /// <paramref name="stagesGemPower"/>, also the GeM vectors of <see cref="EarlyStages"/> ([1, channels, 1, 1] each).
+    /// </summary>
+    public static byte[] FeatureMapModel(string backboneDirectory, float? stagesGemPower = null)
+    {
+        var nodes = new List<byte[]>();
+        var initializers = new List<byte[]>();
+        var outputs = new List<(string, long[])> { (FeatureMapName, [1, 512, 7, 7]) };
+        if (stagesGemPower is float p)
+        {
+            initializers.AddRange(GemPowers(p));
+            foreach (var (name, channels) in EarlyStages)
+            {
+                nodes.Add(Node("Pow", [name, "gem_p"], [$"{name}_powered"]));
+                nodes.AddRange(Gem($"{name}_powered", name));
+                outputs.Add(($"{name}_gem", [1, channels, 1, 1]));
+            }
+        }
+        return Compose(backboneDirectory, nodes, initializers, [.. outputs], new Dictionary<string, string>());
+    }
 
     /// <summary>The whole embedding model: backbone, GeM pooling, head, L2 normalisation.</summary>
     public static byte[] EmbeddingModel(string backboneDirectory, HeadWeights head, IReadOnlyDictionary<string, string> metadata)
     {
-        var initializers = new List<byte[]>
+        var initializers = new List<byte[]>(GemPowers(head.GemPower))
         {
-            Tensor("gem_p", [], [head.GemPower]),
-            Tensor("gem_inverse_p", [], [1f / head.GemPower]),
             Tensor("head_mean", [1, head.InputDimension], head.Mean),
             Tensor("head_projection", [head.InputDimension, head.Dimension], Transpose(head.Projection, head.Dimension, head.InputDimension)),
         };
@@ -58,15 +82,25 @@ public static class OnnxComposer
             nodes.Add(Node("Concat", ["global_unit", "regions_unit"], ["pooled_both"], Attribute("axis", 1)));
             pooled = "pooled_both";
         }
+        if (head.Stages)
+        {
+            foreach (var (name, _) in EarlyStages)
+            {
+                nodes.Add(Node("Pow", [name, "gem_p"], [$"{name}_powered"]));
+                nodes.AddRange(Gem($"{name}_powered", name));
+            }
+            nodes.Add(Node("Concat", [pooled, .. EarlyStages.Select(s => $"{s.Name}_unit")], ["pooled_stages"], Attribute("axis", 1)));
+            pooled = "pooled_stages";
+        }
         nodes.Add(Node("LpNormalization", [pooled], ["pooled_unit"], Attribute("axis", 1), Attribute("p", 2)));
         nodes.Add(Node("Sub", ["pooled_unit", "head_mean"], ["centred"]));
         nodes.Add(Node("MatMul", ["centred", "head_projection"], ["projected"]));
         nodes.Add(Node("LpNormalization", ["projected"], [OutputName], Attribute("axis", 1), Attribute("p", 2)));
-        return Compose(backboneDirectory, nodes, initializers, OutputName, [1, head.Dimension], metadata);
+        return Compose(backboneDirectory, nodes, initializers, [(OutputName, [1, head.Dimension])], metadata);
     }
 
     private static byte[] Compose(string backboneDirectory, List<byte[]> headNodes, List<byte[]> headInitializers,
-        string output, long[] outputShape, IReadOnlyDictionary<string, string> metadata)
+        (string Name, long[] Shape)[] outputs, IReadOnlyDictionary<string, string> metadata)
     {
         var preprocessModel = Proto.Parse(File.ReadAllBytes(Path.Combine(backboneDirectory, "ResNetPreprocess.onnx")));
         var backboneModel = Proto.Parse(File.ReadAllBytes(Path.Combine(backboneDirectory, "ResNet18.onnx")));
@@ -84,7 +118,7 @@ public static class OnnxComposer
         graph.AddRange(backbone.Where(f => f.Number == GraphInitializer));
         graph.AddRange(headInitializers.Select(t => ProtoField.Message(GraphInitializer, t)));
         graph.AddRange(preprocess.Where(f => f.Number == GraphInput));
-        graph.Add(ProtoField.Message(GraphOutput, ValueInfo(output, outputShape)));
+        graph.AddRange(outputs.Select(o => ProtoField.Message(GraphOutput, ValueInfo(o.Name, o.Shape))));
         graph.AddRange(backbone.Where(f => f.Number == GraphValueInfo && !Names(f, 1, BackbonePool + "_Output_0")));
 
         var model = backboneModel.Where(f => f.Number is not ModelGraph and not ModelMetadata).ToList();
@@ -92,6 +126,8 @@ public static class OnnxComposer
         model.AddRange(metadata.Select(kv => ProtoField.Message(ModelMetadata, [ProtoField.String(1, kv.Key), ProtoField.String(2, kv.Value)])));
         return Proto.Write(model);
     }
+
+    private static byte[][] GemPowers(float p) => [Tensor("gem_p", [], [p]), Tensor("gem_inverse_p", [], [1f / p])];
 
     /// <summary>Mean of an already powered map, to the power 1/p, flattened and L2-normalised: &lt;name&gt;_unit.</summary>
     private static IEnumerable<byte[]> Gem(string powered, string name) =>
@@ -156,10 +192,11 @@ public static class OnnxComposer
 /// <summary>
 /// The fitted part of the model: GeM power, then a centred linear projection of the L2-normalised pooled
 /// backbone feature. Projection is row-major Dimension x InputDimension.
-/// </summary>
 /// With <paramref name="Regions"/>, the pooled feature is the global GeM vector concatenated with the mean of the
 /// L2-normalised GeM vectors of <see cref="OnnxComposer.Regions"/>, so a crop still resembles part of its original.
-public sealed record HeadWeights(float GemPower, float[] Mean, float[] Projection, int Dimension, bool Regions = false)
+/// With <paramref name="Stages"/>, the L2-normalised GeM vectors of <see cref="OnnxComposer.EarlyStages"/> follow.
+/// </summary>
+public sealed record HeadWeights(float GemPower, float[] Mean, float[] Projection, int Dimension, bool Regions = false, bool Stages = false)
 {
     public int InputDimension => Mean.Length;
 }
