@@ -109,16 +109,16 @@ function Invoke-Model {
     $train = @("$toolDir/hstool.dll", 'train', '--data', $sharedHouses, '--models', "$toolDir/models", '--out', "$root/models", '--cache', "$out/cache")
     Invoke-Native dotnet $train
     Invoke-Build
-    $report = Invoke-Quality -Report "$out/bench/QUALITY-calibration.md"
+    $report = Invoke-Quality -OutFile "$out/bench/QUALITY-calibration.md"
     $threshold = ($report | Select-String 'recommended threshold .*\| ([0-9.]+) \|' | Select-Object -Last 1).Matches[0].Groups[1].Value
     Invoke-Native dotnet ($train + @('--threshold', $threshold))
     Invoke-Build
     Invoke-Quality | Out-Null
 }
 
-function Invoke-Quality([string] $Report = "$root/bench/QUALITY.md") {
+function Invoke-Quality([string] $OutFile = "$root/bench/QUALITY.md") {
     if (-not (Test-Path $sharedHouses)) { throw "The quality benchmark needs the development photos in $sharedHouses." }
-    $report = dotnet "$toolDir/hstool.dll" quality --data $sharedHouses --models "$moduleDir/bin/models" --first 241 --last 300 --out $Report
+    $report = dotnet "$toolDir/hstool.dll" quality --data $sharedHouses --models "$moduleDir/bin/models" --first 241 --last 300 --out $OutFile
     if ($LASTEXITCODE -ne 0) { throw 'The quality benchmark failed.' }
     $report
 }
