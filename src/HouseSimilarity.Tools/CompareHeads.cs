@@ -5,8 +5,9 @@ namespace HouseSimilarity.Tools;
 
 /// <summary>
 /// The <c>compare</c> command: the model card's side-by-side table. Raw backbone features, the PCA projection,
-/// learned whitening, the previous Siamese head and the shipped head (models/), each scored on the benchmark battery of the validation
-/// houses 241..300 from cached feature maps (the composed model computes the same vectors, see the tests).
+/// learned whitening, the previous Siamese head and the shipped head (models/), each scored on the benchmark
+/// battery of the validation houses 241..300 from cached backbone features (the composed model computes the same
+/// vectors, see the tests).
 /// </summary>
 internal static class CompareHeads
 {

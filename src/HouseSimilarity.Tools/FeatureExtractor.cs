@@ -58,7 +58,8 @@ internal sealed class FeatureExtractor : IDisposable
 
     /// <summary>
     /// The head's input, as the composed model pools it: the L2-normalised global GeM vector, with regions
-    /// followed by the normalised mean of the normalised regional GeM vectors, all L2-normalised.
+    /// followed by the normalised mean of the normalised regional GeM vectors, with <paramref name="stages"/>
+    /// (from <see cref="Features"/>) followed by each earlier stage's normalised GeM vector; all L2-normalised.
     /// </summary>
     public static float[] Describe(ReadOnlySpan<float> map, float p, bool regions, float[]? stages = null)
     {

@@ -162,6 +162,16 @@ public sealed class EmbeddingTests(EmbedderFixture fixture, ITestOutputHelper ou
         Assert.Equal(other, otherEmbedder.Model.Id);
     }
 
+    /// <summary>Collections made with a head that pooled differently are refused, so the pooling is part of the id.</summary>
+    [Fact]
+    public void Model_id_changes_with_what_is_pooled()
+    {
+        var (file, head) = HeadFile.Load(EmbedderFixture.ModelsDirectory);
+        Assert.NotEqual(file.ModelId(head), file.ModelId(head with { Stages = !head.Stages }));
+        Assert.NotEqual(file.ModelId(head), file.ModelId(head with { Regions = !head.Regions }));
+        Assert.Equal(Embedder.Model.Id, file.ModelId(head));
+    }
+
     /// <summary>The composed ONNX graph computes exactly what the head's C# definition (used in training) computes.</summary>
     [Fact]
     public void Composed_model_matches_the_head_computed_in_csharp()
