@@ -1,4 +1,3 @@
-
 namespace HouseSimilarity.Tools;
 
 /// <summary>Chooses the duplicate threshold: the largest L2 distance that keeps pairwise precision at 0.999.</summary>

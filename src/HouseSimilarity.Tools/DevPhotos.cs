@@ -1,4 +1,3 @@
-
 namespace HouseSimilarity.Tools;
 
 /// <summary>The development photos (Houses Dataset, houses 1..300): files, labels and backbone features.</summary>

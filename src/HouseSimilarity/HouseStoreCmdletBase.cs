@@ -73,7 +73,7 @@ public abstract class HouseStoreCmdletBase : HouseCmdletBase
         }
         catch (ArgumentException e)
         {
-            Terminate(new ArgumentException(Scrub(CleanMessage(e))), "InvalidStoreSettings", ErrorCategory.InvalidArgument);
+            Terminate(new ArgumentException(Scrub(HouseStoreFactory.WithoutParameterName(e))), "InvalidStoreSettings", ErrorCategory.InvalidArgument);
             return null!;
         }
     }
@@ -129,7 +129,7 @@ public abstract class HouseStoreCmdletBase : HouseCmdletBase
         }
         catch (ArgumentException e)
         {
-            Terminate(new ArgumentException(CleanMessage(e)), "InvalidCollectionName", ErrorCategory.InvalidArgument, name);
+            Terminate(new ArgumentException(HouseStoreFactory.WithoutParameterName(e)), "InvalidCollectionName", ErrorCategory.InvalidArgument, name);
         }
     }
 
@@ -140,12 +140,6 @@ public abstract class HouseStoreCmdletBase : HouseCmdletBase
             ConnectionString = ConnectionString,
             Credential = Credential?.GetNetworkCredential(),
         });
-
-    private static string CleanMessage(ArgumentException e)
-    {
-        string suffix = e.ParamName is null ? "" : $" (Parameter '{e.ParamName}')";
-        return suffix.Length > 0 && e.Message.EndsWith(suffix, StringComparison.Ordinal) ? e.Message[..^suffix.Length] : e.Message;
-    }
 
     /// <summary>The collection, or a terminating error when it does not exist.</summary>
     protected HouseCollection RequireCollection(IHouseStore store)

@@ -62,7 +62,7 @@ public sealed class HouseImageLoader
         var (bytes, length) = ReadBytes(path);
         try
         {
-            var data = new ReadOnlyMemory<byte>(bytes, 0, length);
+            var data = new ArraySegment<byte>(bytes, 0, length);
             using var image = Decode(path, data);
             image.Mutate(x => x.AutoOrient());
             int width = image.Width, height = image.Height;
@@ -77,7 +77,7 @@ public sealed class HouseImageLoader
             return new LoadedImage
             {
                 Path = path,
-                Sha256 = Convert.ToHexStringLower(SHA256.HashData(data.Span)),
+                Sha256 = Convert.ToHexStringLower(SHA256.HashData(data)),
                 Width = width,
                 Height = height,
                 Pixels = pixels,
@@ -127,12 +127,11 @@ public sealed class HouseImageLoader
         }
     }
 
-    private Image<Rgb24> Decode(string path, ReadOnlyMemory<byte> bytes)
+    private Image<Rgb24> Decode(string path, ArraySegment<byte> bytes)
     {
         try
         {
-            System.Runtime.InteropServices.MemoryMarshal.TryGetArray(bytes, out ArraySegment<byte> segment);
-            using var header = new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false);
+            using var header = new MemoryStream(bytes.Array!, bytes.Offset, bytes.Count, writable: false);
             IImageInfo? info = Image.Identify(_configuration, header, out IImageFormat? format);
             if (info is null || format is null)
             {
@@ -145,18 +144,18 @@ public sealed class HouseImageLoader
                 throw new HouseImageException(path, ImageFailure.TooLarge,
                     $"the image declares {info.Width}x{info.Height} pixels, over the limit of {_limits.MaxPixels:N0} pixels");
             }
-            if (IsTruncated(bytes.Span, format))
+            if (IsTruncated(bytes, format))
             {
                 throw new HouseImageException(path, ImageFailure.Corrupt, $"the {format.Name} data is truncated (no end-of-image marker)");
             }
             // JPEG has no alpha; every other format may, and transparent pixels are shown on white, not black.
             if (format is not JpegFormat)
             {
-                using var rgba = Image.Load<Rgba32>(_configuration, bytes.Span);
+                using var rgba = Image.Load<Rgba32>(_configuration, bytes.AsSpan());
                 rgba.Mutate(x => x.BackgroundColor(Color.White));
                 return rgba.CloneAs<Rgb24>();
             }
-            return Image.Load<Rgb24>(_configuration, bytes.Span);
+            return Image.Load<Rgb24>(_configuration, bytes.AsSpan());
         }
         catch (HouseImageException) { throw; }
         catch (UnknownImageFormatException e)

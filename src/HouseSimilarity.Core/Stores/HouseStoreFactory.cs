@@ -321,7 +321,8 @@ public static class HouseStoreFactory
         }
     }
 
-    private static string WithoutParameterName(ArgumentException e)
+    /// <summary>The exception's message without the " (Parameter 'x')" suffix, which means nothing to a cmdlet user.</summary>
+    public static string WithoutParameterName(ArgumentException e)
     {
         string message = e.Message;
         string suffix = e.ParamName is null ? "" : $" (Parameter '{e.ParamName}')";
@@ -353,7 +354,8 @@ public static class HouseStoreFactory
         try
         {
             var builder = new DbConnectionStringBuilder { ConnectionString = target.ConnectionString };
-            foreach (string key in new[] { "Password", "Pwd", "PASSWORD" })
+            // The builder's keys are case-insensitive.
+            foreach (string key in new[] { "Password", "Pwd" })
             {
                 if (builder.TryGetValue(key, out object? value) && value is string { Length: >= 4 } s)
                 {

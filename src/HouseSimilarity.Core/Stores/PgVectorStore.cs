@@ -250,7 +250,8 @@ public class PgVectorStore : IHouseStore
         """;
 
     private const string SelectInfoSql =
-        $"SELECT model_id, dimension, index_kind, metric, scann_num_leaves, indexed_rows FROM {MetadataTable} WHERE name = @n";
+        "SELECT model_id, dimension, index_kind, metric, scann_num_leaves, indexed_rows, hnsw_m, hnsw_ef_construction " +
+        $"FROM {MetadataTable} WHERE name = @n";
 
     // ---------------------------------------------------------------------------------------------------------
     // Collections
@@ -290,7 +291,8 @@ public class PgVectorStore : IHouseStore
     }
 
     private protected sealed record CollectionInfo(
-        string ModelId, int Dimension, VectorIndexKind IndexKind, DistanceMetric Metric, int? ScannNumLeaves, long? IndexedRows);
+        string ModelId, int Dimension, VectorIndexKind IndexKind, DistanceMetric Metric, int? ScannNumLeaves, long? IndexedRows,
+        int? HnswM, int? HnswEfConstruction);
 
     private protected async Task<CollectionInfo?> ReadInfoAsync(NpgsqlConnection connection, CancellationToken ct, string suffix = "")
     {
@@ -304,7 +306,8 @@ public class PgVectorStore : IHouseStore
         return new CollectionInfo(
             reader.GetString(0), reader.GetInt32(1), Enum.Parse<VectorIndexKind>(reader.GetString(2), ignoreCase: true),
             Enum.Parse<DistanceMetric>(reader.GetString(3), ignoreCase: true),
-            reader.IsDBNull(4) ? null : reader.GetInt32(4), reader.IsDBNull(5) ? null : reader.GetInt64(5));
+            reader.IsDBNull(4) ? null : reader.GetInt32(4), reader.IsDBNull(5) ? null : reader.GetInt64(5),
+            reader.IsDBNull(6) ? null : reader.GetInt32(6), reader.IsDBNull(7) ? null : reader.GetInt32(7));
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -657,17 +660,8 @@ public class PgVectorStore : IHouseStore
             {
                 return false;
             }
-            await using (var stored = new NpgsqlCommand(
-                $"SELECT hnsw_m, hnsw_ef_construction FROM {MetadataTable} WHERE name = @n", connection))
-            {
-                stored.Parameters.AddWithValue("n", NpgsqlDbType.Text, Collection);
-                await using var reader = await stored.ExecuteReaderAsync(ct);
-                await reader.ReadAsync(ct);
-                int m = reader.IsDBNull(0) ? Options.HnswM : reader.GetInt32(0);
-                int ef = reader.IsDBNull(1) ? Options.HnswEfConstruction : reader.GetInt32(1);
-                await reader.DisposeAsync();
-                await ExecuteAsync(connection, CreateHnswIndexSql(Table, info.Metric, m, ef), ct, timeout: 0);
-            }
+            await ExecuteAsync(connection, CreateHnswIndexSql(Table, info.Metric, info.HnswM ?? Options.HnswM,
+                info.HnswEfConstruction ?? Options.HnswEfConstruction), ct, timeout: 0);
             await transaction.CommitAsync(ct);
             return true;
         }, cancellationToken);
