@@ -29,5 +29,3 @@ public sealed class ModelMismatchException(string collection, string storedModel
     public string ModelId { get; } = modelId;
 }
 
-/// <summary>A store cannot be reached or used at all; nothing can continue.</summary>
-public sealed class HouseStoreException(string message, Exception? inner = null) : Exception(message, inner);

@@ -1,3 +1,5 @@
+using HouseSimilarity.Stores;
+
 namespace HouseSimilarity;
 
 /// <summary>A photo embedded by the model: where it came from and its unit-length vector.</summary>
@@ -20,11 +22,13 @@ public sealed class HouseRecord : HouseEmbedding
 {
     public DateTime AddedUtc { get; set; }
     public string Collection { get; set; } = "";
+    /// <summary>The store the record is in; cmdlets it is piped into act there.</summary>
+    public HouseStoreReference? Store { get; set; }
 
-    public static HouseRecord From(HouseEmbedding e, string collection, DateTime addedUtc) => new()
+    public static HouseRecord From(HouseEmbedding e, HouseStoreReference store, DateTime addedUtc) => new()
     {
         Id = e.Id, Path = e.Path, Sha256 = e.Sha256, Width = e.Width, Height = e.Height,
-        ModelId = e.ModelId, Vector = e.Vector, Collection = collection, AddedUtc = addedUtc,
+        ModelId = e.ModelId, Vector = e.Vector, Collection = store.Collection, Store = store, AddedUtc = addedUtc,
     };
 }
 
@@ -45,6 +49,9 @@ public sealed class HouseMatch
     public int Height { get; set; }
     /// <summary>The photo (or id) that was searched for.</summary>
     public string Query { get; set; } = "";
+    public string Collection { get; set; } = "";
+    /// <summary>The store the match is in; cmdlets it is piped into act there.</summary>
+    public HouseStoreReference? Store { get; set; }
 
     public override string ToString() => Path;
 }
@@ -72,6 +79,8 @@ public sealed class HouseCollection
     public long Count { get; set; }
     public string ModelId { get; set; } = "";
     public int Dimension { get; set; }
+    /// <summary>The store the collection is in; cmdlets it is piped into act there.</summary>
+    public HouseStoreReference? Store { get; set; }
 
     public override string ToString() => Name;
 }

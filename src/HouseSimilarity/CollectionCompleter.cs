@@ -15,20 +15,16 @@ public sealed class CollectionCompleter : IArgumentCompleter
         {
             var given = new HouseStoreSettings
             {
-                Backend = Value(fakeBoundParameters, "Backend") switch
-                {
-                    StoreBackend b => b,
-                    string s => HouseStoreFactory.ParseBackend(s, "-Backend"),
-                    _ => null,
-                },
+                Backend = Value(fakeBoundParameters, "Backend") as string,
                 StorePath = Value(fakeBoundParameters, "StorePath") as string,
                 ConnectionString = Value(fakeBoundParameters, "ConnectionString") as string,
+                Uri = Value(fakeBoundParameters, "Uri")?.ToString(),
+                Database = Value(fakeBoundParameters, "Database") as string,
                 Credential = (Value(fakeBoundParameters, "Credential") as PSCredential)?.GetNetworkCredential(),
             };
             var target = HouseStoreFactory.Resolve(given, HouseStoreSession.Current);
             // A server that does not answer must not hang the prompt for long.
-            using var store = HouseStoreFactory.Open(target, CollectionName.Default,
-                new HouseStoreFactory.OpenOptions { ConnectTimeoutSeconds = 3 });
+            using var store = target.Open(CollectionName.Default, new StoreOpenOptions { ConnectTimeoutSeconds = 3 });
             var pattern = WildcardPattern.Get(wordToComplete + "*", WildcardOptions.IgnoreCase);
             return store.ListCollectionsAsync().GetAwaiter().GetResult()
                 .Where(c => pattern.IsMatch(c.Name))

@@ -49,15 +49,20 @@ public abstract class HouseCmdletBase : PSCmdlet, IDisposable
     /// <summary>An error record for a store failure, categorised by its cause; its message holds no secret.</summary>
     protected static ErrorRecord StoreErrorRecord(HouseStoreException error, ErrorCategory fallback, object? target)
     {
-        var (id, category) = HouseStoreFactory.Classify(error) switch
+        var (id, category) = error.Kind switch
         {
             StoreFailure.Connection => ("StoreConnectionFailed", ErrorCategory.ConnectionError),
             StoreFailure.Authentication => ("StoreAuthenticationFailed", ErrorCategory.AuthenticationError),
             StoreFailure.NotInstalled => ("StoreExtensionMissing", ErrorCategory.NotInstalled),
             StoreFailure.PermissionDenied => ("StorePermissionDenied", ErrorCategory.PermissionDenied),
+            StoreFailure.InvalidRequest => ("StoreRequestRefused", ErrorCategory.InvalidArgument),
+            StoreFailure.StorageFull => ("StoreFull", ErrorCategory.WriteError),
+            StoreFailure.Busy => ("StoreBusy", ErrorCategory.ResourceBusy),
+            StoreFailure.ReadOnly => ("StoreReadOnly", ErrorCategory.PermissionDenied),
+            StoreFailure.Corrupt => ("StoreCorrupt", ErrorCategory.InvalidData),
             _ => ("StoreFailed", fallback),
         };
-        return new ErrorRecord(error, id, category, target);
+        return new ErrorRecord(error, id, category, target ?? error.Location);
     }
 
     /// <summary>Resolves -Path (wildcards) or -LiteralPath to file system paths, reporting each bad one.</summary>

@@ -5,16 +5,18 @@ namespace HouseSimilarity.Commands;
 
 /// <summary>
 /// Cmdlets that open a store. Which one: these parameters, else the session default (Connect-HouseStore), else the
-/// environment (HOUSESIM_BACKEND, HOUSESIM_PG_CONNECTION, HOUSESIM_ALLOYDB_CONNECTION), else the embedded store;
-/// <see cref="HouseStoreFactory.Resolve"/> decides.
+/// environment (HOUSESIM_BACKEND and each backend's variables), else the embedded store; <see cref="HouseStoreFactory.Resolve"/>
+/// decides. No backend is named here: the registered providers say which settings they take.
 /// </summary>
 public abstract class HouseStoreCmdletBase : HouseCmdletBase
 {
     private HouseStoreTarget? _target;
 
-    /// <summary>Where the vectors live: Local (embedded SQLite file), PgVector (PostgreSQL + pgvector) or AlloyDb.</summary>
+    /// <summary>Where the vectors live: Local (embedded SQLite file), PgVector, AlloyDb or Milvus.</summary>
     [Parameter]
-    public StoreBackend Backend { get; set; }
+    [ArgumentCompleter(typeof(BackendCompleter))]
+    [ValidateBackend]
+    public string? Backend { get; set; }
 
     /// <summary>The local store file; default $XDG_DATA_HOME/HouseSimilarity/houses.db. Implies -Backend Local.</summary>
     [Parameter]
@@ -26,20 +28,27 @@ public abstract class HouseStoreCmdletBase : HouseCmdletBase
     [ValidateNotNullOrEmpty]
     public string? ConnectionString { get; set; }
 
-    /// <summary>PgVector / AlloyDb: user and password; they replace those of the connection string.</summary>
+    /// <summary>Milvus: the server, for example http://localhost:19530. Implies -Backend Milvus.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public Uri? Uri { get; set; }
+
+    /// <summary>Milvus: the database on the server (default: default).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Database { get; set; }
+
+    /// <summary>PgVector / AlloyDb / Milvus: user and password; they replace those of the connection string or token.</summary>
     [Parameter]
     [Credential]
     [ValidateNotNull]
     public PSCredential? Credential { get; set; }
 
     /// <summary>The index a new collection gets, where the cmdlet creates collections.</summary>
-    protected virtual VectorIndexKind? RequestedIndexKind => null;
+    protected virtual VectorIndexType? RequestedIndexType => null;
 
     /// <summary>The collection the command names explicitly, if any.</summary>
     protected virtual string? RequestedCollection => null;
-
-    /// <summary>Search by scanning every row even where the collection has an index.</summary>
-    protected virtual bool ExactSearch => false;
 
     /// <summary>The metric the index of a collection this command creates is built for.</summary>
     protected virtual DistanceMetric RequestedIndexMetric => DistanceMetric.L2;
@@ -52,6 +61,12 @@ public abstract class HouseStoreCmdletBase : HouseCmdletBase
 
     protected bool IsBound(string parameter) => MyInvocation.BoundParameters.ContainsKey(parameter);
 
+    /// <summary>Whether the command line names a store (any store parameter), rather than leaving it to the defaults.</summary>
+    protected bool NamesStore => new[]
+    {
+        nameof(Backend), nameof(StorePath), nameof(ConnectionString), nameof(Uri), nameof(Database), nameof(Credential),
+    }.Any(IsBound);
+
     private HouseStoreTarget ResolveTarget()
     {
         if (RequestedCollection is { } name)
@@ -60,11 +75,13 @@ public abstract class HouseStoreCmdletBase : HouseCmdletBase
         }
         var given = new HouseStoreSettings
         {
-            Backend = IsBound(nameof(Backend)) ? Backend : null,
+            Backend = Backend,
             StorePath = StorePath is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(StorePath),
             ConnectionString = ConnectionString,
+            Uri = Uri?.OriginalString,
+            Database = Database,
             Credential = Credential is null || Credential == PSCredential.Empty ? null : Credential.GetNetworkCredential(),
-            IndexKind = RequestedIndexKind,
+            IndexType = RequestedIndexType,
             Collection = RequestedCollection,
         };
         try
@@ -73,38 +90,40 @@ public abstract class HouseStoreCmdletBase : HouseCmdletBase
         }
         catch (ArgumentException e)
         {
-            Terminate(new ArgumentException(Scrub(HouseStoreFactory.WithoutParameterName(e))), "InvalidStoreSettings", ErrorCategory.InvalidArgument);
+            Terminate(new ArgumentException(ScrubGiven(HouseStoreFactory.WithoutParameterName(e))), "InvalidStoreSettings",
+                ErrorCategory.InvalidArgument);
             return null!;
         }
     }
 
     /// <summary>
-    /// Opens a collection (default: the resolved one) and, for a server, connects: an unreachable server or a wrong
-    /// password stops the command here, with one error that names the server but never the password.
+    /// Opens a collection of <paramref name="target"/> (default: the resolved store and collection) and, for a server,
+    /// connects: an unreachable server or a wrong password stops the command here, with one error that names the
+    /// server but never the password.
     /// </summary>
-    protected IHouseStore OpenStore(string? collection = null)
+    protected IHouseStore OpenStore(string? collection = null, HouseStoreTarget? target = null)
     {
-        var target = Target;
+        target ??= Target;
         string name = collection ?? target.Collection;
         ValidateCollectionName(name);
         IHouseStore store;
         try
         {
-            store = HouseStoreFactory.Open(target, name, new HouseStoreFactory.OpenOptions { ExactSearch = ExactSearch, IndexMetric = RequestedIndexMetric });
+            store = target.Open(name, new StoreOpenOptions { IndexMetric = RequestedIndexMetric });
         }
         catch (ArgumentException e)
         {
-            Terminate(new ArgumentException(Scrub(e.Message)), "InvalidStoreSettings", ErrorCategory.InvalidArgument);
+            Terminate(new ArgumentException(target.Scrub(e.Message)), "InvalidStoreSettings", ErrorCategory.InvalidArgument);
             return null!;
         }
         catch (HouseStoreException e)
         {
-            Terminate(e, "StoreUnavailable", ErrorCategory.OpenError, target.StorePath);
+            ThrowTerminatingError(StoreErrorRecord(e, ErrorCategory.OpenError, target.Location));
             return null!;
         }
         try
         {
-            Wait(ct => HouseStoreFactory.ConnectAsync(store, ct), throwStoreErrors: true);
+            Wait(store.ConnectAsync, throwStoreErrors: true);
         }
         catch (HouseStoreException e)
         {
@@ -120,7 +139,7 @@ public abstract class HouseStoreCmdletBase : HouseCmdletBase
         return store;
     }
 
-    /// <summary>A bad name is refused before any store is opened, so it never reaches SQL.</summary>
+    /// <summary>A bad name is refused before any store is opened, so it never reaches a server.</summary>
     private void ValidateCollectionName(string name)
     {
         try
@@ -133,13 +152,20 @@ public abstract class HouseStoreCmdletBase : HouseCmdletBase
         }
     }
 
-    protected string Scrub(string text) => _target is null && Credential is null && ConnectionString is null
-        ? text
-        : HouseStoreFactory.Scrub(text, _target ?? new HouseStoreTarget
+    /// <summary>Masks what the command line gave as secrets, before a target exists to do it.</summary>
+    private string ScrubGiven(string text)
+    {
+        foreach (string? secret in new[] { Credential?.GetNetworkCredential().Password, ConnectionString })
         {
-            ConnectionString = ConnectionString,
-            Credential = Credential?.GetNetworkCredential(),
-        });
+            if (secret is { Length: >= 4 })
+            {
+                text = text.Replace(secret, "********", StringComparison.Ordinal);
+            }
+        }
+        return text;
+    }
+
+    protected string Scrub(string text) => _target?.Scrub(text) ?? ScrubGiven(text);
 
     /// <summary>The collection, or a terminating error when it does not exist.</summary>
     protected HouseCollection RequireCollection(IHouseStore store)
@@ -151,7 +177,66 @@ public abstract class HouseStoreCmdletBase : HouseCmdletBase
                     $"Collection '{store.Collection}' does not exist in {store.Location}; add photos to it with Add-HouseVector."),
                 "CollectionNotFound", ErrorCategory.ObjectNotFound, store.Collection);
         }
-        return collection!;
+        collection!.Store = Target.Reference(collection.Name);
+        return collection;
+    }
+
+    /// <summary>
+    /// Where to act on a piped object that carries a store reference: its own store and collection, unless the command
+    /// line names a store or <paramref name="namedCollection"/>, which must then be the same. Null collection: the
+    /// command's own. Null (after writing an error naming both) when the object cannot be acted on.
+    /// </summary>
+    protected (HouseStoreTarget Target, string? Collection)? WhereOf(object? pipedStore, string? namedCollection, object target)
+    {
+        var reference = ReadReference(pipedStore);
+        if (reference is null)
+        {
+            return (Target, null);
+        }
+        if (NamesStore || namedCollection is not null)
+        {
+            string collection = namedCollection ?? reference.Collection;
+            if (reference.SameStore(Target.Backend, Target.Location) && collection == reference.Collection)
+            {
+                return (Target, collection);
+            }
+            WriteError(new ErrorRecord(new InvalidOperationException(
+                    $"'{target}' comes from collection '{reference.Collection}' in {reference.Backend} {reference.Location}, " +
+                    $"but the command names collection '{collection}' in {Target.Backend} {Target.Location}. Leave out the store " +
+                    "and collection parameters to act where it came from."),
+                "StoreMismatch", ErrorCategory.InvalidArgument, target));
+            return null;
+        }
+        if (reference.GetTarget() is { } origin)
+        {
+            return (origin, reference.Collection);
+        }
+        // Deserialized (from JSON or another session): it names a store, but holds no way to reach it.
+        if (reference.SameStore(Target.Backend, Target.Location))
+        {
+            return (Target, reference.Collection);
+        }
+        WriteError(new ErrorRecord(new InvalidOperationException(
+                $"'{target}' comes from {reference.Backend} {reference.Location}, which this command does not reach (it uses " +
+                $"{Target.Backend} {Target.Location}): connect to that store (Connect-HouseStore) or name it with -Backend."),
+            "StoreMismatch", ErrorCategory.InvalidArgument, target));
+        return null;
+    }
+
+    /// <summary>A store reference from a live object, or from one that went through JSON or CliXml (Backend, Location, Collection).</summary>
+    private static HouseStoreReference? ReadReference(object? value)
+    {
+        object? inner = value is PSObject pso ? pso.BaseObject : value;
+        if (inner is HouseStoreReference reference)
+        {
+            return reference;
+        }
+        if (value is PSObject bag && bag.Properties["Backend"]?.Value is string backend &&
+            bag.Properties["Location"]?.Value is string location && bag.Properties["Collection"]?.Value is string collection)
+        {
+            return new HouseStoreReference(backend, location, collection);
+        }
+        return null;
     }
 
     /// <summary>A model mismatch stops the command: no vector it makes would be comparable.</summary>
@@ -163,6 +248,7 @@ public abstract class HouseStoreCmdletBase : HouseCmdletBase
 public abstract class HouseCollectionCmdletBase : HouseStoreCmdletBase
 {
     private IHouseStore? _store;
+    private readonly Dictionary<(HouseStoreTarget, string), IHouseStore> _pipedStores = [];
 
     /// <summary>The collection to use (default: the session's, else 'default'); photos embedded by different model
     /// versions live in different collections.</summary>
@@ -194,12 +280,48 @@ public abstract class HouseCollectionCmdletBase : HouseStoreCmdletBase
 
     protected HouseCollection RequireCollection() => RequireCollection(Store);
 
+    /// <summary>Where this command's records go or come from: the resolved store and collection in use.</summary>
+    protected HouseStoreReference Here => Target.Reference(Store.Collection);
+
+    /// <summary>
+    /// The store a piped record, match or collection belongs to (its Store property): a cmdlet acts where the object came
+    /// from. When the command line names a store or collection too, they must be that one; otherwise the object is
+    /// refused with an error that names both. Null (after writing that error) when the object cannot be acted on.
+    /// </summary>
+    protected IHouseStore? StoreOf(object? pipedStore, object target) =>
+        WhereOf(pipedStore, IsBound(nameof(Collection)) ? Collection : null, target) is { } where
+            ? Open(where.Target, where.Collection ?? Store.Collection)
+            : null;
+
+    /// <summary>The reference records read from <paramref name="store"/> carry: the store that opened it and its collection.</summary>
+    protected HouseStoreReference ReferenceTo(IHouseStore store) =>
+        (_pipedStores.FirstOrDefault(p => p.Value == store).Key.Item1 ?? Target).Reference(store.Collection);
+
+    private IHouseStore Open(HouseStoreTarget target, string collection)
+    {
+        if (target == Target && collection == Store.Collection)
+        {
+            return Store;
+        }
+        if (!_pipedStores.TryGetValue((target, collection), out var store))
+        {
+            store = OpenStore(collection, target);
+            _pipedStores[(target, collection)] = store;
+        }
+        return store;
+    }
+
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
             _store?.Dispose();
             _store = null;
+            foreach (var store in _pipedStores.Values)
+            {
+                store.Dispose();
+            }
+            _pipedStores.Clear();
         }
         base.Dispose(disposing);
     }

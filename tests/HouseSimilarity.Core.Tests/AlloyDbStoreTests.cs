@@ -1,4 +1,7 @@
 using HouseSimilarity.Stores;
+using HouseSimilarity.Stores.AlloyDb;
+using HouseSimilarity.Stores.Local;
+using HouseSimilarity.Stores.PgVector;
 using Npgsql;
 using Xunit;
 
@@ -84,7 +87,7 @@ public sealed class AlloyDbSqlTests
     {
         var options = new PgVectorOptions
         {
-            ConnectionString = "Host=127.0.0.1;Port=1", IndexKind = VectorIndexKind.ScaNN, Metric = DistanceMetric.L1,
+            ConnectionString = "Host=127.0.0.1;Port=1", IndexType = VectorIndexType.ScaNN, Metric = DistanceMetric.L1,
         };
         Assert.Throws<ArgumentException>(() => new AlloyDbStore(options));
     }
@@ -103,13 +106,17 @@ public sealed class AlloyDbSqlTests
     [Fact]
     public void Searches_order_by_the_distance_operator_then_id()
     {
-        Assert.Equal("SELECT id, path, sha256, width, height, embedding <-> @q AS l2 FROM \"hs_h\" ORDER BY embedding <-> @q, id LIMIT @k",
-            PgVectorStore.SearchSql("hs_h", DistanceMetric.L2, exact: true));
-        string ann = PgVectorStore.SearchSql("hs_h", DistanceMetric.L2, exact: false);
-        Assert.Contains("ORDER BY embedding <-> @q LIMIT @k) nearest ORDER BY l2, id", ann);
-        string l1 = PgVectorStore.SearchSql("hs_h", DistanceMetric.L1, exact: false);
-        Assert.Contains("embedding <+> @q AS l1", l1);
-        Assert.Contains("ORDER BY embedding <+> @q LIMIT @k) nearest ORDER BY l1, id", l1);
+        Assert.Equal("SELECT q.ord, n.id, n.distance FROM unnest(@q) WITH ORDINALITY AS q(v, ord) CROSS JOIN LATERAL " +
+                     "(SELECT id, embedding <-> q.v AS distance FROM \"hs_h\" ORDER BY embedding <-> q.v, id LIMIT @k) n " +
+                     "ORDER BY q.ord, n.distance, n.id",
+            PgVectorStore.SearchSql("hs_h", DistanceMetric.L2, exact: true, bounded: false));
+        Assert.Contains("WHERE embedding <-> q.v <= @max ORDER BY embedding <-> q.v, id LIMIT @k",
+            PgVectorStore.SearchSql("hs_h", DistanceMetric.L2, exact: true, bounded: true));
+        string ann = PgVectorStore.SearchSql("hs_h", DistanceMetric.L2, exact: false, bounded: true);
+        Assert.Contains("ORDER BY embedding <-> q.v LIMIT @k) n WHERE n.distance <= @max ORDER BY q.ord, n.distance, n.id", ann);
+        string l1 = PgVectorStore.SearchSql("hs_h", DistanceMetric.L1, exact: false, bounded: false);
+        Assert.Contains("embedding <+> q.v AS distance", l1);
+        Assert.Contains("ORDER BY embedding <+> q.v LIMIT @k) n ORDER BY", l1);
     }
 
     [Theory]
@@ -146,10 +153,9 @@ public sealed class AlloyDbLiveTests
     public async Task ScaNN_is_deferred_until_the_table_is_big_enough_then_searched_with_good_recall()
     {
         string collection = "t_" + Guid.NewGuid().ToString("N")[..16];
-        var options = new PgVectorOptions { ConnectionString = Connection, IndexKind = VectorIndexKind.ScaNN, ScannMinRows = 5_000 };
-        using var store = new AlloyDbStore(options, collection);
-        using var exact = new AlloyDbStore(
-            new PgVectorOptions { ConnectionString = Connection, IndexKind = VectorIndexKind.ScaNN, ExactSearch = true }, collection);
+        var options = new PgVectorOptions { ConnectionString = Connection, IndexType = VectorIndexType.ScaNN };
+        using var store = new AlloyDbStore(options, collection, new ScannOptions { MinRows = 5_000 });
+        using var exact = new AlloyDbStore(options, collection);
         try
         {
             var vectors = Vectors.Clustered(10_100, seed: 31);
@@ -163,14 +169,14 @@ public sealed class AlloyDbLiveTests
             // The upsert that crossed 5000 rows built it (sized for the rows then); the end of the ingest rebuilds
             // it once the table has doubled.
             Assert.NotNull(await ScannLeavesAsync(collection));
-            await store.BuildIndexAsync();
+            await store.FinishIngestAsync();
             Assert.Equal(AlloyDbStore.NumLeavesFor(10_000), await ScannLeavesAsync(collection));
-            Assert.False(await store.BuildIndexAsync());
+            Assert.False(await store.FinishIngestAsync());
 
             int hits = 0;
             foreach (var query in vectors.Skip(10_000))
             {
-                var truth = await exact.SearchAsync(query, Vectors.Model, 10, DistanceMetric.L2);
+                var truth = await exact.SearchAsync(query, Vectors.Model, 10, DistanceMetric.L2, exact: true);
                 var found = await store.SearchAsync(query, Vectors.Model, 10, DistanceMetric.L2);
                 hits += found.Select(m => m.Id).Intersect(truth.Select(m => m.Id)).Count();
             }
@@ -187,7 +193,7 @@ public sealed class AlloyDbLiveTests
         await using var connection = new NpgsqlConnection(Connection);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand("""
-            SELECT c.scann_num_leaves FROM hs_collections c
+            SELECT (c.index_state::json->>'NumLeaves')::int FROM hs_collections c
             WHERE c.name = @n AND EXISTS (SELECT 1 FROM pg_indexes i WHERE i.indexname = @i AND i.indexdef LIKE '%USING scann%')
             """, connection);
         command.Parameters.AddWithValue("n", collection);

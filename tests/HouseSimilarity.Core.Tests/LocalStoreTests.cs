@@ -1,4 +1,7 @@
 using HouseSimilarity.Stores;
+using HouseSimilarity.Stores.AlloyDb;
+using HouseSimilarity.Stores.Local;
+using HouseSimilarity.Stores.PgVector;
 
 namespace HouseSimilarity.Tests;
 

@@ -3,8 +3,9 @@ using System.Text.RegularExpressions;
 namespace HouseSimilarity.Stores;
 
 /// <summary>
-/// One collection of photo vectors in one backend. Every backend has the same semantics: upsert by Id,
-/// true L2 distances, the collection remembers the model id its vectors were made with.
+/// One collection of photo vectors in one backend. Every backend has the same semantics: upsert by Id, true distances
+/// (Euclidean L2 by default), the collection remembers the model id its vectors were made with. What a backend cannot
+/// promise (atomic batches, exact search, a metric) it says in <see cref="Capabilities"/>.
 /// </summary>
 public interface IHouseStore : IDisposable
 {
@@ -12,28 +13,85 @@ public interface IHouseStore : IDisposable
     /// <summary>Where the data lives (file path, server), without secrets.</summary>
     string Location { get; }
     string Collection { get; }
+    StoreCapabilities Capabilities { get; }
+
+    /// <summary>Reaches the server, if there is one, so that an unreachable server or a wrong password fails at once.</summary>
+    Task ConnectAsync(CancellationToken cancellationToken = default) => Task.CompletedTask;
 
     /// <summary>The collection, or null when nothing was added to it yet.</summary>
     Task<HouseCollection?> GetCollectionAsync(CancellationToken cancellationToken = default);
 
     Task<IReadOnlyList<HouseCollection>> ListCollectionsAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>Inserts or replaces records by Id, atomically per call. Creates the collection on first use.</summary>
+    /// <summary>
+    /// Inserts or replaces records by Id (all of one model), atomically per call where
+    /// <see cref="StoreCapabilities.AtomicBatches"/> says so. Creates the collection on first use.
+    /// </summary>
     Task UpsertAsync(IReadOnlyList<HouseEmbedding> records, CancellationToken cancellationToken = default);
 
-    /// <summary>The <paramref name="top"/> nearest records, nearest first, ties broken by Id.</summary>
-    Task<IReadOnlyList<HouseMatch>> SearchAsync(float[] vector, string modelId, int top, DistanceMetric metric,
+    /// <summary>The <paramref name="k"/> nearest records to one vector, nearest first.</summary>
+    Task<IReadOnlyList<Neighbour>> SearchAsync(float[] query, int k, SearchOptions options,
         CancellationToken cancellationToken = default);
 
-    Task<HouseRecord?> GetAsync(string id, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// The <paramref name="k"/> nearest records to each of many vectors (one list per query, in query order). Backends
+    /// that can answer many queries in one pass or round trip override this; the default asks one query at a time.
+    /// </summary>
+    async Task<IReadOnlyList<IReadOnlyList<Neighbour>>> SearchManyAsync(IReadOnlyList<float[]> queries, int k,
+        SearchOptions options, CancellationToken cancellationToken = default)
+    {
+        var result = new List<IReadOnlyList<Neighbour>>(queries.Count);
+        foreach (var query in queries)
+        {
+            result.Add(await SearchAsync(query, k, options, cancellationToken));
+        }
+        return result;
+    }
 
-    /// <summary>Every record of the collection, in Id order.</summary>
+    /// <summary>The stored records of these Ids, in no particular order; Ids that are not stored are left out.</summary>
+    Task<IReadOnlyList<HouseRecord>> GetManyAsync(IReadOnlyList<string> ids, CancellationToken cancellationToken = default);
+
+    /// <summary>Every record of the collection, in ordinal Id order.</summary>
     IAsyncEnumerable<HouseRecord> ReadAllAsync(CancellationToken cancellationToken = default);
 
     Task<bool> RemoveAsync(string id, CancellationToken cancellationToken = default);
 
     /// <summary>Deletes the whole collection; false when it did not exist.</summary>
     Task<bool> DropCollectionAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Ends an ingest: builds what waits for the bulk load (a deferred index). Cheap when nothing waits; true when it
+    /// built something.
+    /// </summary>
+    Task<bool> FinishIngestAsync(CancellationToken cancellationToken = default) => Task.FromResult(false);
+}
+
+/// <summary>One answer of a nearest-neighbour search: a stored Id and its distance in the searched metric.</summary>
+public readonly record struct Neighbour(string Id, double Distance);
+
+/// <summary>How a search is run.</summary>
+public sealed record SearchOptions
+{
+    public static SearchOptions Default { get; } = new();
+
+    public DistanceMetric Metric { get; init; } = DistanceMetric.L2;
+    /// <summary>Only neighbours at most this far (in <see cref="Metric"/>); null: no bound.</summary>
+    public double? MaxDistance { get; init; }
+    /// <summary>Scan every vector instead of using an approximate index (where <see cref="StoreCapabilities.ExactSearch"/>).</summary>
+    public bool Exact { get; init; }
+}
+
+/// <summary>What a backend can promise; shared code reads this instead of knowing backends.</summary>
+public sealed record StoreCapabilities
+{
+    /// <summary>The metrics searches can use.</summary>
+    public required IReadOnlyList<DistanceMetric> Metrics { get; init; }
+    /// <summary>Whether one upsert call is stored all or nothing (a transaction).</summary>
+    public required bool AtomicBatches { get; init; }
+    /// <summary>Whether a search can be asked to be exact (<see cref="SearchOptions.Exact"/>) whatever the index.</summary>
+    public required bool ExactSearch { get; init; }
+    /// <summary>The largest k one search answers.</summary>
+    public int MaxK { get; init; } = int.MaxValue;
 }
 
 public static partial class CollectionName
@@ -41,8 +99,8 @@ public static partial class CollectionName
     public const string Default = "default";
 
     /// <summary>
-    /// Collection names become table names in SQL backends, so every backend accepts the same safe set:
-    /// a letter or underscore, then letters, digits and underscores, at most 63 characters.
+    /// Collection names become table and collection names in the server backends, so every backend accepts the same
+    /// safe set: a letter or underscore, then letters, digits and underscores, at most 63 characters.
     /// </summary>
     public static string Validate(string name)
     {
@@ -57,4 +115,11 @@ public static partial class CollectionName
 
     [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]{0,62}$")]
     private static partial Regex Pattern();
+}
+
+public static class HouseStoreExtensions
+{
+    /// <summary>One stored record, or null.</summary>
+    public static async Task<HouseRecord?> GetAsync(this IHouseStore store, string id, CancellationToken cancellationToken = default) =>
+        (await store.GetManyAsync([id], cancellationToken)).FirstOrDefault();
 }

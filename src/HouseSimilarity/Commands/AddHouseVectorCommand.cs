@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Management.Automation;
+using HouseSimilarity.Services;
 using HouseSimilarity.Stores;
 
 namespace HouseSimilarity.Commands;
@@ -15,11 +16,10 @@ namespace HouseSimilarity.Commands;
 [OutputType(typeof(HouseRecord))]
 public sealed class AddHouseVectorCommand : HouseCollectionCmdletBase
 {
-    private readonly List<HouseEmbedding> _batch = [];
     private readonly Stopwatch _clock = new();
     private OrderedParallelQueue<string, HouseEmbedding>? _queue;
-    private long _stored, _failed, _notStored, _lastProgress = -1;
-    private bool _finished;
+    private HouseIngestor? _ingestor;
+    private long _failed, _lastProgress = -1;
     private string _current = "";
 
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ParameterSetName = "Path")]
@@ -43,12 +43,12 @@ public sealed class AddHouseVectorCommand : HouseCollectionCmdletBase
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
-    /// <summary>PgVector / AlloyDb: the index a new collection gets (Hnsw, Exact: none, ScaNN: AlloyDB only). An existing
-    /// collection keeps its own.</summary>
+    /// <summary>The index a new collection gets (Hnsw; Exact: none; ScaNN: AlloyDb; IvfFlat, AutoIndex: Milvus). An
+    /// existing collection keeps its own.</summary>
     [Parameter]
-    public VectorIndexKind IndexType { get; set; }
+    public VectorIndexType IndexType { get; set; }
 
-    protected override VectorIndexKind? RequestedIndexKind => IsBound(nameof(IndexType)) ? IndexType : null;
+    protected override VectorIndexType? RequestedIndexType => IsBound(nameof(IndexType)) ? IndexType : null;
 
     /// <summary>PgVector / AlloyDb: the metric a new collection's HNSW index is built for (L1: vector_l1_ops). Searches
     /// in the other metric still work, as exact scans. The Local store searches both exactly.</summary>
@@ -59,7 +59,7 @@ public sealed class AddHouseVectorCommand : HouseCollectionCmdletBase
 
     protected override void BeginProcessing()
     {
-        _ = Store;
+        _ingestor = new HouseIngestor(Store, BatchSize);
         _queue = new OrderedParallelQueue<string, HouseEmbedding>((path, _) => Embedder.Embed(path),
             Environment.ProcessorCount, Cancellation);
         _clock.Start();
@@ -86,12 +86,11 @@ public sealed class AddHouseVectorCommand : HouseCollectionCmdletBase
     protected override void EndProcessing()
     {
         Collect(_queue!.TakeAll());
-        Flush();
+        Report(Ingest(_ingestor!.FlushAsync));
         WriteProgress(new ProgressRecord(1, Activity, "Done") { RecordType = ProgressRecordType.Completed });
-        _finished = true;
         try
         {
-            if (Wait(ct => HouseStoreFactory.FinishIngestAsync(Store, ct), throwStoreErrors: true))
+            if (Wait(_ingestor.CompleteAsync, throwStoreErrors: true))
             {
                 WriteVerbose($"Built the vector index of collection '{Collection}'.");
             }
@@ -100,13 +99,14 @@ public sealed class AddHouseVectorCommand : HouseCollectionCmdletBase
         {
             WriteError(StoreErrorRecord(new HouseStoreException(
                     $"The photos are stored, but the index of collection '{Collection}' could not be built (searches scan " +
-                    $"every row until the next Add-HouseVector builds it): {e.Message}", e),
+                    $"every row until the next Add-HouseVector builds it): {e.Message}", e, e.Kind, e.Location),
                 ErrorCategory.WriteError, Store.Location));
         }
-        WriteVerbose($"Stored {_stored} photos in collection '{Collection}' ({Store.Location}); {_failed} could not be read, {_notStored} not stored.");
-        if (_notStored > 0)
+        long stored = _ingestor.Stored, notStored = _ingestor.NotStored;
+        WriteVerbose($"Stored {stored} photos in collection '{Collection}' ({Store.Location}); {_failed} could not be read, {notStored} not stored.");
+        if (notStored > 0)
         {
-            WriteWarning($"{_notStored} photos were not stored in collection '{Collection}' (see the errors). Run the same " +
+            WriteWarning($"{notStored} photos were not stored in collection '{Collection}' (see the errors). Run the same " +
                          "command again to add them: photos already stored are updated, never duplicated.");
         }
     }
@@ -114,19 +114,10 @@ public sealed class AddHouseVectorCommand : HouseCollectionCmdletBase
     /// <summary>After Ctrl+C (or a terminating error) the ingest still ends as EndProcessing would: indexes are built.</summary>
     protected override void Dispose(bool disposing)
     {
-        if (disposing && !_finished && _stored > 0 && OpenedStore is { } store)
+        if (disposing)
         {
-            _finished = true;
-            try
-            {
-                // Not the stopped command's token; bounded so that Ctrl+C stays prompt even when the server hangs.
-                using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-                HouseStoreFactory.FinishIngestAsync(store, limit.Token).GetAwaiter().GetResult();
-            }
-            catch (Exception)
-            {
-                // Nothing may escape Dispose; the next Add-HouseVector builds what is missing.
-            }
+            // Not the stopped command's token; bounded so that Ctrl+C stays prompt even when the server hangs.
+            _ingestor?.Abandon(TimeSpan.FromSeconds(60));
         }
         base.Dispose(disposing);
     }
@@ -151,52 +142,51 @@ public sealed class AddHouseVectorCommand : HouseCollectionCmdletBase
 
     private void Accept(HouseEmbedding embedding)
     {
-        _batch.Add(embedding);
         _current = embedding.Path;
-        if (_batch.Count >= BatchSize)
-        {
-            Flush();
-        }
+        Report(Ingest(ct => _ingestor!.AddAsync(embedding, ct)));
         ReportProgress();
     }
 
-    private void Flush()
+    /// <summary>Runs an ingest step; a model mismatch stops the command, since nothing it embeds could be stored.</summary>
+    private IngestBatch? Ingest(Func<CancellationToken, Task<IngestBatch?>> step)
     {
-        if (_batch.Count == 0)
-        {
-            return;
-        }
         try
         {
-            Wait(ct => Store.UpsertAsync(_batch, ct), throwStoreErrors: true);
+            return Wait(step);
         }
         catch (ModelMismatchException e)
         {
             TerminateOnMismatch(e);
+            return null;
         }
-        catch (HouseStoreException e)
+    }
+
+    /// <summary>A stored batch is emitted (-PassThru); a batch not stored is one error per photo, and the ingest goes on.</summary>
+    private void Report(IngestBatch? batch)
+    {
+        if (batch is null)
         {
-            // The batch's transaction was rolled back: none of its photos is stored. Say so for each, go on with the next.
-            foreach (var embedding in _batch)
-            {
-                var error = StoreErrorRecord(new HouseStoreException(
-                    $"'{embedding.Path}' was not stored in collection '{Collection}': {e.Message}", e), ErrorCategory.WriteError, embedding.Path);
-                WriteError(new ErrorRecord(error.Exception, "NotStored", error.CategoryInfo.Category, embedding.Path));
-            }
-            _notStored += _batch.Count;
-            _batch.Clear();
             return;
         }
-        _stored += _batch.Count;
+        if (batch.Error is { } e)
+        {
+            foreach (var embedding in batch.Records)
+            {
+                var error = StoreErrorRecord(new HouseStoreException(
+                    $"'{embedding.Path}' was not stored in collection '{Collection}': {e.Message}", e, e.Kind, e.Location),
+                    ErrorCategory.WriteError, embedding.Path);
+                WriteError(new ErrorRecord(error.Exception, "NotStored", error.CategoryInfo.Category, embedding.Path));
+            }
+            return;
+        }
         if (PassThru)
         {
-            DateTime now = DateTime.UtcNow;
-            foreach (var embedding in _batch)
+            var here = Here;
+            foreach (var embedding in batch.Records)
             {
-                WriteObject(HouseRecord.From(embedding, Collection, now));
+                WriteObject(HouseRecord.From(embedding, here, batch.AddedUtc));
             }
         }
-        _batch.Clear();
     }
 
     private void ReportProgress()
@@ -207,8 +197,10 @@ public sealed class AddHouseVectorCommand : HouseCollectionCmdletBase
             return;
         }
         _lastProgress = tick;
-        double rate = (_stored + _batch.Count) / Math.Max(_clock.Elapsed.TotalSeconds, 1e-3);
-        WriteProgress(new ProgressRecord(1, Activity, $"{_stored} stored, {_batch.Count} embedded, {_failed} failed, {_notStored} not stored ({rate:F1} photos/s)")
+        long stored = _ingestor!.Stored;
+        double rate = (stored + _ingestor.Pending) / Math.Max(_clock.Elapsed.TotalSeconds, 1e-3);
+        WriteProgress(new ProgressRecord(1, Activity,
+            $"{stored} stored, {_ingestor.Pending} waiting for their batch, {_failed} failed, {_ingestor.NotStored} not stored ({rate:F1} photos/s)")
         {
             CurrentOperation = _current,
         });

@@ -17,15 +17,15 @@ public sealed class ConnectHouseStoreCommand : HouseStoreCmdletBase
     [ValidateNotNullOrEmpty]
     public string? Collection { get; set; }
 
-    /// <summary>PgVector / AlloyDb: the index new collections get (Hnsw, Exact, ScaNN: AlloyDB only).</summary>
+    /// <summary>The index new collections get (Hnsw; Exact; ScaNN: AlloyDb; IvfFlat, AutoIndex: Milvus).</summary>
     [Parameter]
-    public VectorIndexKind IndexType { get; set; }
+    public VectorIndexType IndexType { get; set; }
 
     /// <summary>Emit the connection (backend, location, collection; never the password).</summary>
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
-    protected override VectorIndexKind? RequestedIndexKind => IsBound(nameof(IndexType)) ? IndexType : null;
+    protected override VectorIndexType? RequestedIndexType => IsBound(nameof(IndexType)) ? IndexType : null;
 
     protected override string? RequestedCollection => Collection;
 
@@ -35,16 +35,8 @@ public sealed class ConnectHouseStoreCommand : HouseStoreCmdletBase
     {
         using var store = OpenStore();
         var target = Target;
-        HouseStoreSession.Current = new HouseStoreSettings
-        {
-            Backend = target.Backend,
-            StorePath = target.StorePath,
-            ConnectionString = target.ConnectionString,
-            Credential = target.Credential,
-            IndexKind = RequestedIndexKind,
-            Collection = target.Collection,
-        };
-        var connection = HouseStoreFactory.Describe(target, store);
+        HouseStoreSession.Current = target.ToSettings();
+        var connection = target.Describe();
         WriteVerbose($"The {connection.Backend} store {connection.Location} (collection '{connection.Collection}') is now this session's default.");
         if (PassThru)
         {

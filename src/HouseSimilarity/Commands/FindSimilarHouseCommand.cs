@@ -1,4 +1,6 @@
 using System.Management.Automation;
+using HouseSimilarity.Services;
+using HouseSimilarity.Stores;
 
 namespace HouseSimilarity.Commands;
 
@@ -39,80 +41,76 @@ public sealed class FindSimilarHouseCommand : HouseCollectionCmdletBase
     [Parameter]
     public SwitchParameter IncludeSelf { get; set; }
 
-    /// <summary>Exact search: scan every stored vector instead of using the collection's approximate index (HNSW,
-    /// ScaNN). The Local store always searches exactly.</summary>
+    /// <summary>Exact search: compare every stored vector instead of using the collection's approximate index (HNSW,
+    /// ScaNN). The Local store always searches exactly; Milvus cannot, except in collections created with -IndexType Exact.</summary>
     [Parameter]
     public SwitchParameter Exact { get; set; }
 
-    protected override bool ExactSearch => Exact;
+    private SimilaritySearch? _search;
 
-    protected override void BeginProcessing() => RequireCollection();
+    protected override void BeginProcessing()
+    {
+        var collection = RequireCollection();
+        double threshold = double.IsNaN(Threshold) ? Embedder.Model.DuplicateThreshold : Threshold;
+        _search = new SimilaritySearch(Store, collection, collection.Store!, threshold);
+    }
 
     protected override void ProcessRecord()
     {
+        var queries = new List<HouseQuery>();
         switch (ParameterSetName)
         {
             case "Embedding":
-                foreach (var embedding in Embedding)
-                {
-                    Search(embedding.Vector, embedding.ModelId, embedding.Id, embedding.Path);
-                }
+                queries.AddRange(Embedding.Select(HouseQuery.From));
                 break;
             case "Id":
+                var records = Wait(ct => Store.GetManyAsync(Id, ct)).ToDictionary(r => r.Id, StringComparer.Ordinal);
                 foreach (string id in Id)
                 {
-                    HouseRecord? record = Wait(ct => Store.GetAsync(id, ct));
-                    if (record is null)
+                    if (!records.TryGetValue(id, out var record))
                     {
                         WriteError(new ErrorRecord(new ItemNotFoundException($"No photo with Id '{id}' in collection '{Collection}'."),
                             "RecordNotFound", ErrorCategory.ObjectNotFound, id));
                         continue;
                     }
-                    Search(record.Vector, record.ModelId, record.Id, record.Path);
+                    queries.Add(HouseQuery.From(record));
                 }
                 break;
             default:
                 bool literal = ParameterSetName == "LiteralPath";
                 foreach (string file in ResolveFiles(literal ? LiteralPath : Path, literal))
                 {
-                    HouseEmbedding embedding;
                     try
                     {
-                        embedding = Embedder.Embed(file);
+                        queries.Add(HouseQuery.From(Embedder.Embed(file)));
                     }
                     catch (HouseImageException e)
                     {
                         WriteImageError(e, file);
-                        continue;
                     }
-                    Search(embedding.Vector, embedding.ModelId, embedding.Id, embedding.Path);
                 }
                 break;
         }
-    }
-
-    private void Search(float[] vector, string modelId, string queryId, string queryPath)
-    {
-        double threshold = double.IsNaN(Threshold) ? Embedder.Model.DuplicateThreshold : Threshold;
-        IReadOnlyList<HouseMatch> matches = [];
+        if (queries.Count == 0)
+        {
+            return;
+        }
+        IReadOnlyList<IReadOnlyList<HouseMatch>> matches = [];
         try
         {
-            matches = Wait(ct => Store.SearchAsync(vector, modelId, IncludeSelf ? Top : Top + 1, Metric, ct));
+            var options = new SearchOptions { Metric = Metric, Exact = Exact };
+            matches = Wait(ct => _search!.FindAsync(queries, Top, options, IncludeSelf, ct));
         }
         catch (ModelMismatchException e)
         {
             TerminateOnMismatch(e);
         }
-        int rank = 0;
-        foreach (var match in matches)
+        catch (NotSupportedException e)
         {
-            if ((!IncludeSelf && match.Id == queryId) || rank == Top)
-            {
-                continue;
-            }
-            match.Rank = ++rank;
-            match.Query = queryPath;
-            match.IsDuplicate = VectorMath.L2FromSimilarity(match.Similarity) <= threshold;
+            Terminate(e, "SearchNotSupported", ErrorCategory.InvalidArgument, Store.Location);
+        }
+        foreach (var match in matches.SelectMany(m => m))
+        {
             WriteObject(match);
         }
     }

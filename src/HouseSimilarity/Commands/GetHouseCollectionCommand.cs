@@ -9,6 +9,7 @@ public sealed class GetHouseCollectionCommand : HouseStoreCmdletBase
 {
     /// <summary>Collection names to list; wildcards allowed. Default: all.</summary>
     [Parameter(Position = 0)]
+    [Alias("Collection")]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(CollectionCompleter))]
     public string[] Name { get; set; } = ["*"];
@@ -20,6 +21,7 @@ public sealed class GetHouseCollectionCommand : HouseStoreCmdletBase
         var collections = Wait(store.ListCollectionsAsync);
         foreach (var collection in collections.Where(c => patterns.Any(p => p.IsMatch(c.Name))))
         {
+            collection.Store = Target.Reference(collection.Name);
             WriteObject(collection);
         }
         foreach (string name in Name.Where(n => !WildcardPattern.ContainsWildcardCharacters(n)))

@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using HouseSimilarity.Stores;
 
 namespace HouseSimilarity.Commands;
 
@@ -14,16 +15,22 @@ public sealed class GetHouseVectorCommand : HouseCollectionCmdletBase
     [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = "Id")]
     public string[] Id { get; set; } = [];
 
+    /// <summary>Where a piped record or match came from (its Store property): the record is read there.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true, ParameterSetName = "Id", DontShow = true)]
+    [Alias("Store")]
+    public object? SourceStore { get; set; }
+
     protected override void ProcessRecord()
     {
         if (ParameterSetName == "All")
         {
-            RequireCollection();
+            var collection = RequireCollection();
             var records = Store.ReadAllAsync(Cancellation).GetAsyncEnumerator(Cancellation);
             try
             {
                 while (Wait(_ => records.MoveNextAsync().AsTask()))
                 {
+                    records.Current.Store = collection.Store;
                     WriteObject(records.Current);
                 }
             }
@@ -36,13 +43,18 @@ public sealed class GetHouseVectorCommand : HouseCollectionCmdletBase
         IEnumerable<string> ids = ParameterSetName == "Id" ? Id : Path.Select(p => SessionState.Path.GetUnresolvedProviderPathFromPSPath(p));
         foreach (string id in ids)
         {
-            HouseRecord? record = Wait(ct => Store.GetAsync(id, ct));
+            if (StoreOf(SourceStore, id) is not { } store)
+            {
+                continue;
+            }
+            HouseRecord? record = Wait(ct => store.GetAsync(id, ct));
             if (record is null)
             {
-                WriteError(new ErrorRecord(new ItemNotFoundException($"No photo with Id '{id}' in collection '{Collection}'."),
+                WriteError(new ErrorRecord(new ItemNotFoundException($"No photo with Id '{id}' in collection '{store.Collection}'."),
                     "RecordNotFound", ErrorCategory.ObjectNotFound, id));
                 continue;
             }
+            record.Store = ReferenceTo(store);
             WriteObject(record);
         }
     }

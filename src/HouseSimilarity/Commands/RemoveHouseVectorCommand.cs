@@ -1,8 +1,12 @@
 using System.Management.Automation;
+using HouseSimilarity.Stores;
 
 namespace HouseSimilarity.Commands;
 
-/// <summary>Removes stored photos by path or Id; the photo files themselves are not touched.</summary>
+/// <summary>
+/// Removes stored photos by path or Id; the photo files themselves are not touched. A piped record or match is removed
+/// from the store and collection it came from.
+/// </summary>
 [Cmdlet(VerbsCommon.Remove, "HouseVector", DefaultParameterSetName = "Path", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(HouseRecord))]
 public sealed class RemoveHouseVectorCommand : HouseCollectionCmdletBase
@@ -20,6 +24,11 @@ public sealed class RemoveHouseVectorCommand : HouseCollectionCmdletBase
     [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = "Id")]
     public string[] Id { get; set; } = [];
 
+    /// <summary>Where a piped record or match came from (its Store property): it is removed there.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true, ParameterSetName = "Id", DontShow = true)]
+    [Alias("Store")]
+    public object? SourceStore { get; set; }
+
     /// <summary>Emit each removed record.</summary>
     [Parameter]
     public SwitchParameter PassThru { get; set; }
@@ -28,15 +37,21 @@ public sealed class RemoveHouseVectorCommand : HouseCollectionCmdletBase
     {
         foreach (string id in Ids())
         {
-            HouseRecord? record = Wait(ct => Store.GetAsync(id, ct));
+            if (StoreOf(SourceStore, id) is not { } store)
+            {
+                continue;
+            }
+            HouseRecord? record = Wait(ct => store.GetAsync(id, ct));
             if (record is null)
             {
-                WriteError(new ErrorRecord(new ItemNotFoundException($"No photo with Id '{id}' in collection '{Collection}'."),
+                WriteError(new ErrorRecord(new ItemNotFoundException($"No photo with Id '{id}' in collection '{store.Collection}'."),
                     "RecordNotFound", ErrorCategory.ObjectNotFound, id));
                 continue;
             }
-            if (ShouldProcess($"{id} in collection '{Collection}'", "Remove house vector") && Wait(ct => Store.RemoveAsync(id, ct)) && PassThru)
+            if (ShouldProcess($"{id} in collection '{store.Collection}' ({store.Backend} {store.Location})", "Remove house vector") &&
+                Wait(ct => store.RemoveAsync(id, ct)) && PassThru)
             {
+                record.Store = ReferenceTo(store);
                 WriteObject(record);
             }
         }

@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.Data.Sqlite;
 
-namespace HouseSimilarity.Stores;
+namespace HouseSimilarity.Stores.Local;
 
 /// <summary>
 /// The embedded default store: one SQLite file (WAL, synchronous=FULL, so a committed batch survives a
@@ -21,9 +21,14 @@ public sealed class LocalStore : IHouseStore
     private readonly string _file;
     private readonly string _storeId;
 
-    public string Backend => "Local";
+    public string Backend => LocalStoreProvider.BackendName;
     public string Location => _file;
     public string Collection { get; }
+
+    public StoreCapabilities Capabilities { get; } = new()
+    {
+        Metrics = [DistanceMetric.L2, DistanceMetric.L1], AtomicBatches = true, ExactSearch = true,
+    };
 
     public LocalStore(string? file, string collection = CollectionName.Default)
     {
@@ -55,7 +60,7 @@ public sealed class LocalStore : IHouseStore
         }
         catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
         {
-            throw new HouseStoreException($"Cannot open the local store '{_file}': {e.Message}", e);
+            throw Translate(e, "open");
         }
     }
 
@@ -93,10 +98,10 @@ public sealed class LocalStore : IHouseStore
     }
 
     public Task<HouseCollection?> GetCollectionAsync(CancellationToken cancellationToken = default) =>
-        Task.FromResult(ReadCollections(Collection).FirstOrDefault());
+        Task.FromResult(Run("read", () => ReadCollections(Collection).FirstOrDefault()));
 
     public Task<IReadOnlyList<HouseCollection>> ListCollectionsAsync(CancellationToken cancellationToken = default) =>
-        Task.FromResult<IReadOnlyList<HouseCollection>>(ReadCollections(null));
+        Task.FromResult<IReadOnlyList<HouseCollection>>(Run("list the collections beside", () => ReadCollections(null)));
 
     private List<HouseCollection> ReadCollections(string? name)
     {
@@ -119,10 +124,15 @@ public sealed class LocalStore : IHouseStore
 
     public Task UpsertAsync(IReadOnlyList<HouseEmbedding> records, CancellationToken cancellationToken = default)
     {
-        if (records.Count == 0)
+        if (records.Count > 0)
         {
-            return Task.CompletedTask;
+            Run("store records in", () => Upsert(records, cancellationToken));
         }
+        return Task.CompletedTask;
+    }
+
+    private void Upsert(IReadOnlyList<HouseEmbedding> records, CancellationToken cancellationToken)
+    {
         using var transaction = _connection.BeginTransaction(deferred: false);
         string modelId = records[0].ModelId;
         EnsureCollection(modelId, records[0].Vector.Length);
@@ -141,6 +151,10 @@ public sealed class LocalStore : IHouseStore
             {
                 throw new ArgumentException("All records of one batch must come from the same model.", nameof(records));
             }
+            if (record.Vector.Length != records[0].Vector.Length)
+            {
+                throw new ArgumentException("All records of one batch must have vectors of the same length.", nameof(records));
+            }
             upsert.Parameters["$id"].Value = record.Id;
             upsert.Parameters["$path"].Value = record.Path;
             upsert.Parameters["$sha"].Value = record.Sha256;
@@ -152,19 +166,25 @@ public sealed class LocalStore : IHouseStore
         }
         BumpGeneration();
         transaction.Commit();
-        return Task.CompletedTask;
     }
 
     private void EnsureCollection(string modelId, int dimension)
     {
-        using var read = Command("SELECT model_id FROM collections WHERE name = $c", ("$c", Collection));
-        if (read.ExecuteScalar() is string stored)
+        using var read = Command("SELECT model_id, dimension FROM collections WHERE name = $c", ("$c", Collection));
+        using (var reader = read.ExecuteReader())
         {
-            if (stored != modelId)
+            if (reader.Read())
             {
-                throw new ModelMismatchException(Collection, stored, modelId);
+                if (reader.GetString(0) != modelId)
+                {
+                    throw new ModelMismatchException(Collection, reader.GetString(0), modelId);
+                }
+                if (reader.GetInt32(1) != dimension)
+                {
+                    throw new ArgumentException($"The records have {dimension} dimensions; the collection has {reader.GetInt32(1)}.");
+                }
+                return;
             }
-            return;
         }
         using var create = Command(
             "INSERT INTO collections (name, model_id, dimension, created_utc) VALUES ($c, $m, $d, $t)",
@@ -178,51 +198,43 @@ public sealed class LocalStore : IHouseStore
         bump.ExecuteNonQuery();
     }
 
-    public Task<IReadOnlyList<HouseMatch>> SearchAsync(float[] vector, string modelId, int top, DistanceMetric metric,
-        CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<Neighbour>> SearchAsync(float[] query, int k, SearchOptions options,
+        CancellationToken cancellationToken = default) =>
+        (await SearchManyAsync([query], k, options, cancellationToken))[0];
+
+    /// <summary>One exact pass over the vectors for all queries together (blocks of rows shared by every query).</summary>
+    public Task<IReadOnlyList<IReadOnlyList<Neighbour>>> SearchManyAsync(IReadOnlyList<float[]> queries, int k,
+        SearchOptions options, CancellationToken cancellationToken = default)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(top, 1);
-        Snapshot snapshot = LoadSnapshot(modelId);
-        if (snapshot.Ids.Length == 0)
+        ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
+        Snapshot snapshot = Run("search", LoadSnapshot);
+        foreach (var query in queries)
         {
-            return Task.FromResult<IReadOnlyList<HouseMatch>>([]);
-        }
-        if (vector.Length != snapshot.Dimension)
-        {
-            throw new ArgumentException($"The query has {vector.Length} dimensions; the collection has {snapshot.Dimension}.");
-        }
-        List<(int Index, float Distance)> nearest = snapshot.Nearest(vector, top, metric, cancellationToken);
-        var matches = new List<HouseMatch>(nearest.Count);
-        foreach (var (index, distance) in nearest)
-        {
-            HouseRecord record = Get(snapshot.Ids[index]) ?? throw new InvalidOperationException("The snapshot is stale.");
-            double l2 = metric == DistanceMetric.L2 ? distance : VectorMath.L2(vector, record.Vector);
-            matches.Add(new HouseMatch
+            if (snapshot.Ids.Length > 0 && query.Length != snapshot.Dimension)
             {
-                Rank = matches.Count + 1, Id = record.Id, Path = record.Path, Distance = distance,
-                Similarity = VectorMath.Similarity(l2), Metric = metric, Sha256 = record.Sha256,
-                Width = record.Width, Height = record.Height,
-            });
+                throw new ArgumentException($"The query has {query.Length} dimensions; the collection has {snapshot.Dimension}.");
+            }
         }
-        return Task.FromResult<IReadOnlyList<HouseMatch>>(matches);
+        var nearest = snapshot.Nearest(queries, k, options, cancellationToken);
+        var result = new IReadOnlyList<Neighbour>[queries.Count];
+        for (int q = 0; q < queries.Count; q++)
+        {
+            result[q] = nearest[q].Select(n => new Neighbour(snapshot.Ids[n.Index], n.Distance)).ToList();
+        }
+        return Task.FromResult<IReadOnlyList<IReadOnlyList<Neighbour>>>(result);
     }
 
-    private Snapshot LoadSnapshot(string modelId)
+    private Snapshot LoadSnapshot()
     {
-        using var read = Command("SELECT model_id, generation, dimension FROM collections WHERE name = $c", ("$c", Collection));
+        using var read = Command("SELECT generation, dimension FROM collections WHERE name = $c", ("$c", Collection));
         using (var reader = read.ExecuteReader())
         {
             if (!reader.Read())
             {
                 return Snapshot.Empty;
             }
-            string stored = reader.GetString(0);
-            if (stored != modelId)
-            {
-                throw new ModelMismatchException(Collection, stored, modelId);
-            }
-            long generation = reader.GetInt64(1);
-            int dimension = reader.GetInt32(2);
+            long generation = reader.GetInt64(0);
+            int dimension = reader.GetInt32(1);
             var key = (_storeId, Collection);
             if (Snapshots.TryGetValue(key, out var cached) && cached.Generation == generation)
             {
@@ -254,14 +266,23 @@ public sealed class LocalStore : IHouseStore
         return new Snapshot(generation, dimension, ids, matrix);
     }
 
-    public Task<HouseRecord?> GetAsync(string id, CancellationToken cancellationToken = default) => Task.FromResult(Get(id));
-
-    private HouseRecord? Get(string id)
-    {
-        using var command = Command(SelectRecord + " AND v.id = $id", ("$c", Collection), ("$id", id));
-        using var reader = command.ExecuteReader();
-        return reader.Read() ? ReadRecord(reader) : null;
-    }
+    public Task<IReadOnlyList<HouseRecord>> GetManyAsync(IReadOnlyList<string> ids, CancellationToken cancellationToken = default) =>
+        Task.FromResult(Run<IReadOnlyList<HouseRecord>>("read", () =>
+        {
+            var records = new List<HouseRecord>(ids.Count);
+            using var command = Command(SelectRecord + " AND v.id = $id", ("$c", Collection), ("$id", ""));
+            foreach (string id in ids.Distinct(StringComparer.Ordinal))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                command.Parameters["$id"].Value = id;
+                using var reader = command.ExecuteReader();
+                if (reader.Read())
+                {
+                    records.Add(ReadRecord(reader));
+                }
+            }
+            return records;
+        }));
 
     public async IAsyncEnumerable<HouseRecord> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
@@ -288,30 +309,32 @@ public sealed class LocalStore : IHouseStore
         Collection = Collection,
     };
 
-    public Task<bool> RemoveAsync(string id, CancellationToken cancellationToken = default)
-    {
-        using var transaction = _connection.BeginTransaction(deferred: false);
-        using var delete = Command("DELETE FROM vectors WHERE collection = $c AND id = $id", ("$c", Collection), ("$id", id));
-        bool removed = delete.ExecuteNonQuery() > 0;
-        if (removed)
+    public Task<bool> RemoveAsync(string id, CancellationToken cancellationToken = default) =>
+        Task.FromResult(Run("remove a record from", () =>
         {
-            BumpGeneration();
-        }
-        transaction.Commit();
-        return Task.FromResult(removed);
-    }
+            using var transaction = _connection.BeginTransaction(deferred: false);
+            using var delete = Command("DELETE FROM vectors WHERE collection = $c AND id = $id", ("$c", Collection), ("$id", id));
+            bool removed = delete.ExecuteNonQuery() > 0;
+            if (removed)
+            {
+                BumpGeneration();
+            }
+            transaction.Commit();
+            return removed;
+        }));
 
-    public Task<bool> DropCollectionAsync(CancellationToken cancellationToken = default)
-    {
-        using var transaction = _connection.BeginTransaction(deferred: false);
-        using var vectors = Command("DELETE FROM vectors WHERE collection = $c", ("$c", Collection));
-        vectors.ExecuteNonQuery();
-        using var collection = Command("DELETE FROM collections WHERE name = $c", ("$c", Collection));
-        bool dropped = collection.ExecuteNonQuery() > 0;
-        transaction.Commit();
-        Snapshots.TryRemove((_storeId, Collection), out _);
-        return Task.FromResult(dropped);
-    }
+    public Task<bool> DropCollectionAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult(Run("drop", () =>
+        {
+            using var transaction = _connection.BeginTransaction(deferred: false);
+            using var vectors = Command("DELETE FROM vectors WHERE collection = $c", ("$c", Collection));
+            vectors.ExecuteNonQuery();
+            using var collection = Command("DELETE FROM collections WHERE name = $c", ("$c", Collection));
+            bool dropped = collection.ExecuteNonQuery() > 0;
+            transaction.Commit();
+            Snapshots.TryRemove((_storeId, Collection), out _);
+            return dropped;
+        }));
 
     private SqliteCommand Command(string sql, params (string Name, object Value)[] parameters)
     {
@@ -332,32 +355,94 @@ public sealed class LocalStore : IHouseStore
 
     public void Dispose() => _connection.Dispose();
 
+    /// <summary>Runs one operation on the file; SQLite's and the file system's errors become HouseStoreExceptions.</summary>
+    private T Run<T>(string action, Func<T> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
+        {
+            throw Translate(e, action);
+        }
+    }
+
+    private void Run(string action, Action body) => Run(action, () => { body(); return true; });
+
+    private HouseStoreException Translate(Exception e, string action)
+    {
+        var kind = e switch
+        {
+            SqliteException { SqliteErrorCode: 13 } => StoreFailure.StorageFull,       // SQLITE_FULL
+            SqliteException { SqliteErrorCode: 5 or 6 } => StoreFailure.Busy,          // SQLITE_BUSY, SQLITE_LOCKED
+            SqliteException { SqliteErrorCode: 8 } => StoreFailure.ReadOnly,           // SQLITE_READONLY
+            SqliteException { SqliteErrorCode: 3 or 23 } => StoreFailure.PermissionDenied, // SQLITE_PERM, SQLITE_AUTH
+            SqliteException { SqliteErrorCode: 11 or 26 } => StoreFailure.Corrupt,     // SQLITE_CORRUPT, SQLITE_NOTADB
+            UnauthorizedAccessException => StoreFailure.PermissionDenied,
+            _ => StoreFailure.Other,
+        };
+        string cause = e is SqliteException sqlite ? sqlite.Message.Replace("SQLite Error " + sqlite.SqliteErrorCode + ": ", "") : e.Message;
+        return new HouseStoreException($"The local store '{_file}' could not {action} collection '{Collection}': {cause.TrimEnd('.')}.",
+            e, kind, _file);
+    }
+
     /// <summary>The vectors of one collection generation, rows in Id order.</summary>
     private sealed record Snapshot(long Generation, int Dimension, string[] Ids, float[] Matrix)
     {
         public static Snapshot Empty { get; } = new(-1, 0, [], []);
 
-        public List<(int Index, float Distance)> Nearest(float[] query, int top, DistanceMetric metric, CancellationToken ct)
+        /// <summary>Rows compared per block: a block (here 512 KB) stays in cache while every query is compared with it.</summary>
+        private const int BlockRows = 1024;
+
+        /// <summary>
+        /// The exact k nearest rows of each query. The rows are split into one range per core; each range is read block
+        /// by block, every query compared with a block before the next is read. Ties come out in Id order.
+        /// </summary>
+        public List<(int Index, float Distance)>[] Nearest(IReadOnlyList<float[]> queries, int k, SearchOptions options,
+            CancellationToken ct)
         {
-            const int chunk = 16_384;
-            int chunks = (Ids.Length + chunk - 1) / chunk;
-            var partial = new TopK[chunks];
-            Parallel.For(0, chunks, new ParallelOptions { CancellationToken = ct }, c =>
+            int rows = Ids.Length;
+            int ranges = Math.Clamp(rows / (4 * BlockRows), 1, Environment.ProcessorCount);
+            var partial = new TopK[ranges][];
+            float bound = options.MaxDistance is double max ? (float)max : float.PositiveInfinity;
+            Parallel.For(0, ranges, new ParallelOptions { CancellationToken = ct }, r =>
             {
-                var best = new TopK(top);
-                int end = Math.Min(Ids.Length, (c + 1) * chunk);
-                for (int row = c * chunk; row < end; row++)
+                var best = new TopK[queries.Count];
+                for (int q = 0; q < best.Length; q++)
                 {
-                    var candidate = Matrix.AsSpan(row * Dimension, Dimension);
-                    best.Offer(row, (float)VectorMath.Distance(query, candidate, metric));
+                    best[q] = new TopK(k);
                 }
-                partial[c] = best;
+                int first = (int)((long)rows * r / ranges), end = (int)((long)rows * (r + 1) / ranges);
+                for (int block = first; block < end; block += BlockRows)
+                {
+                    ct.ThrowIfCancellationRequested();
+                    int blockEnd = Math.Min(end, block + BlockRows);
+                    for (int q = 0; q < best.Length; q++)
+                    {
+                        float[] query = queries[q];
+                        for (int row = block; row < blockEnd; row++)
+                        {
+                            float d = (float)VectorMath.Distance(query, Matrix.AsSpan(row * Dimension, Dimension), options.Metric);
+                            if (d <= bound)
+                            {
+                                best[q].Offer(row, d);
+                            }
+                        }
+                    }
+                }
+                partial[r] = best;
             });
-            for (int c = 1; c < chunks; c++)
+            var result = new List<(int Index, float Distance)>[queries.Count];
+            for (int q = 0; q < queries.Count; q++)
             {
-                partial[0].Merge(partial[c]);
+                for (int r = 1; r < ranges; r++)
+                {
+                    partial[0][q].Merge(partial[r][q]);
+                }
+                result[q] = partial[0][q].Drain();
             }
-            return partial[0].Drain();
+            return result;
         }
     }
 }

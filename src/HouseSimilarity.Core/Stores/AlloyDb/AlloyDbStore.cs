@@ -1,15 +1,30 @@
 using System.Globalization;
+using System.Text.Json;
+using HouseSimilarity.Stores.PgVector;
 using Npgsql;
-using NpgsqlTypes;
 
-namespace HouseSimilarity.Stores;
+namespace HouseSimilarity.Stores.AlloyDb;
+
+/// <summary>AlloyDB's ScaNN settings, beside the PostgreSQL ones.</summary>
+public sealed class ScannOptions
+{
+    /// <summary>ScaNN <c>num_leaves</c>; null: sized from the row count when the index is built.</summary>
+    public int? NumLeaves { get; set; }
+
+    /// <summary>ScaNN <c>scann.num_leaves_to_search</c> per query; null: see <see cref="AlloyDbStore.DefaultLeavesToSearch"/>.</summary>
+    public int? LeavesToSearch { get; set; }
+
+    /// <summary>Fewest rows a ScaNN index is built for; smaller collections are searched exactly.</summary>
+    public long MinRows { get; set; } = 10_000;
+}
 
 /// <summary>
-/// AlloyDB (Omni): the pgvector store, plus Google's ScaNN index when <see cref="PgVectorOptions.IndexKind"/> is
-/// <see cref="VectorIndexKind.ScaNN"/>. As AlloyDB advises, the ScaNN index is not created on an empty table: it is
-/// built once the collection holds <see cref="PgVectorOptions.ScannMinRows"/> rows (automatically after the upsert
-/// that crosses it) and rebuilt by <see cref="BuildIndexAsync"/> when the table has grown past twice the rows it was
-/// built for. Until then searches are exact scans. With HNSW or Exact it behaves as <see cref="PgVectorStore"/>.
+/// AlloyDB (Omni): the pgvector store, plus Google's ScaNN index when <see cref="PgVectorOptions.IndexType"/> is
+/// <see cref="VectorIndexType.ScaNN"/>, contributed through the PostgreSQL store's hooks (extensions, index state, search
+/// settings, after-upsert and finish-ingest). As AlloyDB advises, the ScaNN index is not created on an empty table: it is
+/// built once the collection holds <see cref="ScannOptions.MinRows"/> rows (automatically after the upsert that crosses
+/// it) and rebuilt by <see cref="FinishIngestAsync"/> when the table has grown past twice the rows it was built for.
+/// Until then searches are exact scans. With HNSW or Exact it behaves as <see cref="PgVectorStore"/>.
 /// </summary>
 public sealed class AlloyDbStore : PgVectorStore
 {
@@ -18,24 +33,36 @@ public sealed class AlloyDbStore : PgVectorStore
     /// <summary>ScaNN's largest num_leaves for a two-level tree.</summary>
     public const int MaxNumLeaves = 1_048_576;
 
-    public override string Backend => "AlloyDb";
+    private readonly ScannOptions _scann;
 
-    public AlloyDbStore(PgVectorOptions options, string collection = CollectionName.Default)
-        : base(options, collection, allowScann: true)
+    public override string Backend => AlloyDbStoreProvider.BackendName;
+
+    protected override IReadOnlyList<VectorIndexType> IndexTypes => AlloyDbStoreProvider.Indexes;
+
+    public AlloyDbStore(PgVectorOptions options, string collection = CollectionName.Default, ScannOptions? scann = null)
+        : base(options, collection)
     {
-        if (options.IndexKind == VectorIndexKind.ScaNN && options.Metric != DistanceMetric.L2)
+        _scann = scann ?? new ScannOptions();
+        if (options.IndexType == VectorIndexType.ScaNN && options.Metric != DistanceMetric.L2)
         {
             throw new ArgumentException(
                 "ScaNN indexes L2, dot product or cosine, not L1: use -IndexType Hnsw for an L1 collection.", nameof(options));
         }
-        if (options.ScannNumLeaves is < 1 or > MaxNumLeaves)
+        if (_scann.NumLeaves is < 1 or > MaxNumLeaves)
         {
-            throw new ArgumentOutOfRangeException(nameof(options), options.ScannNumLeaves, "ScaNN num_leaves must be 1..1048576.");
+            throw new ArgumentOutOfRangeException(nameof(scann), _scann.NumLeaves, "ScaNN num_leaves must be 1..1048576.");
         }
-        if (options.ScannLeavesToSearch is < 1)
+        if (_scann.LeavesToSearch is < 1)
         {
-            throw new ArgumentOutOfRangeException(nameof(options), options.ScannLeavesToSearch, "scann.num_leaves_to_search must be at least 1.");
+            throw new ArgumentOutOfRangeException(nameof(scann), _scann.LeavesToSearch, "scann.num_leaves_to_search must be at least 1.");
         }
+    }
+
+    /// <summary>What the store keeps about a built ScaNN index (the metadata row's index_state).</summary>
+    private sealed record ScannState(int NumLeaves, long IndexedRows)
+    {
+        public static ScannState? Read(string? json) => json is null ? null : JsonSerializer.Deserialize<ScannState>(json);
+        public string Write() => JsonSerializer.Serialize(this);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -82,30 +109,35 @@ public sealed class AlloyDbStore : PgVectorStore
 
     // ---------------------------------------------------------------------------------------------------------
 
-    private protected override bool HasUsableIndex(CollectionInfo info) =>
-        info.IndexKind == VectorIndexKind.ScaNN ? info.ScannNumLeaves is not null : base.HasUsableIndex(info);
+    protected override IEnumerable<PostgresExtension> Extensions => Options.IndexType == VectorIndexType.ScaNN
+        ? [new(ScannExtension, CreateExtensionSql, "use AlloyDB Omni (where the extension ships), or choose -IndexType Hnsw"),
+           .. base.Extensions]
+        : base.Extensions;
 
-    private protected override IEnumerable<(string Name, string Value)> SearchSettings(CollectionInfo info, int top, bool exact)
+    protected override bool HasUsableIndex(CollectionInfo info) =>
+        info.IndexType == VectorIndexType.ScaNN ? ScannState.Read(info.IndexState) is not null : base.HasUsableIndex(info);
+
+    protected override IEnumerable<(string Name, string Value)> SearchSettings(CollectionInfo info, int top, bool exact)
     {
-        if (info.IndexKind != VectorIndexKind.ScaNN || exact)
+        if (info.IndexType != VectorIndexType.ScaNN || exact || ScannState.Read(info.IndexState) is not { } state)
         {
             return base.SearchSettings(info, top, exact);
         }
-        int leaves = Math.Min(info.ScannNumLeaves!.Value, Options.ScannLeavesToSearch ?? DefaultLeavesToSearch(info.ScannNumLeaves.Value));
+        int leaves = Math.Min(state.NumLeaves, _scann.LeavesToSearch ?? DefaultLeavesToSearch(state.NumLeaves));
         return [("scann.num_leaves_to_search", leaves.ToString(CultureInfo.InvariantCulture))];
     }
 
-    private protected override async Task AfterUpsertAsync(CancellationToken ct)
+    protected override async Task AfterUpsertAsync(CancellationToken ct)
     {
-        if (Options.IndexKind == VectorIndexKind.ScaNN)
+        if (Options.IndexType == VectorIndexType.ScaNN)
         {
             await BuildScannAsync(onlyIfMissing: true, ct);
         }
     }
 
     /// <summary>Builds the ScaNN index when the table is big enough and has none, or has doubled since it was built.</summary>
-    public override async Task<bool> BuildIndexAsync(CancellationToken cancellationToken = default) =>
-        await BuildScannAsync(onlyIfMissing: false, cancellationToken) || await base.BuildIndexAsync(cancellationToken);
+    public override async Task<bool> FinishIngestAsync(CancellationToken cancellationToken = default) =>
+        await BuildScannAsync(onlyIfMissing: false, cancellationToken) || await base.FinishIngestAsync(cancellationToken);
 
     private Task<bool> BuildScannAsync(bool onlyIfMissing, CancellationToken cancellationToken) =>
         RunAsync("index", async (connection, ct) =>
@@ -113,7 +145,8 @@ public sealed class AlloyDbStore : PgVectorStore
             await using var transaction = await connection.BeginTransactionAsync(ct);
             // FOR UPDATE: one builder at a time; writers wait for the build (CREATE INDEX blocks them anyway).
             var info = await ReadInfoAsync(connection, ct, " FOR UPDATE");
-            if (info is not { IndexKind: VectorIndexKind.ScaNN } || (onlyIfMissing && info.ScannNumLeaves is not null))
+            var state = ScannState.Read(info?.IndexState);
+            if (info is not { IndexType: VectorIndexType.ScaNN } || (onlyIfMissing && state is not null))
             {
                 return false;
             }
@@ -122,21 +155,14 @@ public sealed class AlloyDbStore : PgVectorStore
             {
                 rows = Convert.ToInt64(await count.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
             }
-            if (rows < Options.ScannMinRows || (info.ScannNumLeaves is not null && !NeedsRebuild(info.IndexedRows, rows)))
+            if (rows < _scann.MinRows || (state is not null && !NeedsRebuild(state.IndexedRows, rows)))
             {
                 return false;
             }
-            int leaves = Options.ScannNumLeaves ?? NumLeavesFor(rows);
+            int leaves = _scann.NumLeaves ?? NumLeavesFor(rows);
             await ExecuteAsync(connection, DropIndexSql(Table), ct);
             await ExecuteAsync(connection, CreateScannIndexSql(Table, leaves), ct, timeout: 0);
-            await using (var update = new NpgsqlCommand(
-                $"UPDATE {MetadataTable} SET scann_num_leaves = @l, indexed_rows = @r WHERE name = @n", connection))
-            {
-                update.Parameters.AddWithValue("l", NpgsqlDbType.Integer, leaves);
-                update.Parameters.AddWithValue("r", NpgsqlDbType.Bigint, rows);
-                update.Parameters.AddWithValue("n", NpgsqlDbType.Text, Collection);
-                await update.ExecuteNonQueryAsync(ct);
-            }
+            await SaveIndexStateAsync(connection, new ScannState(leaves, rows).Write(), ct);
             await transaction.CommitAsync(ct);
             return true;
         }, cancellationToken);

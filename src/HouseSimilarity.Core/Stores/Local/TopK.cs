@@ -1,4 +1,4 @@
-namespace HouseSimilarity.Stores;
+namespace HouseSimilarity.Stores.Local;
 
 /// <summary>
 /// Keeps the k nearest (distance, index) pairs seen. Equal distances are ordered by index; callers index

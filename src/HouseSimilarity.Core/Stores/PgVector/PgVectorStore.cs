@@ -9,21 +9,10 @@ using NpgsqlTypes;
 using Pgvector;
 using Pgvector.Npgsql;
 
-namespace HouseSimilarity.Stores;
-
-/// <summary>How a SQL collection finds its nearest neighbours.</summary>
-public enum VectorIndexKind
-{
-    /// <summary>pgvector HNSW graph (approximate, built as rows arrive).</summary>
-    Hnsw,
-    /// <summary>No index: every search scans the whole table (exact).</summary>
-    Exact,
-    /// <summary>AlloyDB's ScaNN index (approximate, built after bulk loads); AlloyDB Omni only.</summary>
-    ScaNN,
-}
+namespace HouseSimilarity.Stores.PgVector;
 
 /// <summary>Settings of a PostgreSQL + pgvector (or AlloyDB) store.</summary>
-public sealed class PgVectorOptions
+public class PgVectorOptions
 {
     /// <summary>An Npgsql connection string (Host, Port, Database, Username, ...).</summary>
     public string ConnectionString { get; set; } = "";
@@ -32,7 +21,7 @@ public sealed class PgVectorOptions
     public NetworkCredential? Credential { get; set; }
 
     /// <summary>The index a new collection gets; an existing collection keeps the one it was created with.</summary>
-    public VectorIndexKind IndexKind { get; set; } = VectorIndexKind.Hnsw;
+    public VectorIndexType IndexType { get; set; } = VectorIndexType.Hnsw;
 
     /// <summary>The metric a new collection is indexed for (L2: <c>vector_l2_ops</c>, L1: <c>vector_l1_ops</c>).
     /// Searches in the other metric still work, as exact scans.</summary>
@@ -53,18 +42,6 @@ public sealed class PgVectorOptions
     /// searches are exact scans.
     /// </summary>
     public bool DeferIndex { get; set; }
-
-    /// <summary>Search by scanning every row (exact) even where the collection has an index.</summary>
-    public bool ExactSearch { get; set; }
-
-    /// <summary>ScaNN <c>num_leaves</c>; null: sized from the row count when the index is built.</summary>
-    public int? ScannNumLeaves { get; set; }
-
-    /// <summary>ScaNN <c>scann.num_leaves_to_search</c> per query; null: see <see cref="AlloyDbStore.DefaultLeavesToSearch"/>.</summary>
-    public int? ScannLeavesToSearch { get; set; }
-
-    /// <summary>Fewest rows a ScaNN index is built for; smaller collections are searched exactly.</summary>
-    public long ScannMinRows { get; set; } = 10_000;
 
     /// <summary>How often an operation is tried again, on a fresh connection, after a transient failure.</summary>
     public int TransientRetries { get; set; } = 1;
@@ -91,10 +68,13 @@ public class PgVectorStore : IHouseStore
     private readonly Source _source;
     private readonly string _password;
 
-    private protected PgVectorOptions Options { get; }
-    private protected string Table { get; }
+    protected PgVectorOptions Options { get; }
+    protected string Table { get; }
 
-    public virtual string Backend => "PgVector";
+    public virtual string Backend => PgVectorStoreProvider.BackendName;
+
+    /// <summary>The indexes this store builds; a subclass that builds more adds them.</summary>
+    protected virtual IReadOnlyList<VectorIndexType> IndexTypes => PgVectorStoreProvider.Indexes;
     public string Location { get; }
     public string Collection { get; }
 
@@ -103,22 +83,22 @@ public class PgVectorStore : IHouseStore
     public string Database { get; }
     public string UserName { get; }
 
+    public StoreCapabilities Capabilities { get; } = new()
+    {
+        Metrics = [DistanceMetric.L2, DistanceMetric.L1], AtomicBatches = true, ExactSearch = true,
+    };
+
     /// <summary>Opens nothing yet: the first operation connects and creates what is missing.</summary>
     public PgVectorStore(PgVectorOptions options, string collection = CollectionName.Default)
-        : this(options, collection, allowScann: false)
-    {
-    }
-
-    private protected PgVectorStore(PgVectorOptions options, string collection, bool allowScann)
     {
         ArgumentNullException.ThrowIfNull(options);
         Collection = CollectionName.Validate(collection);
         Table = TableName(Collection);
         Options = options;
-        if (options.IndexKind == VectorIndexKind.ScaNN && !allowScann)
+        if (!IndexTypes.Contains(options.IndexType))
         {
             throw new ArgumentException(
-                "The ScaNN index exists only in AlloyDB: use the AlloyDb backend, or choose -IndexType Hnsw.", nameof(options));
+                $"The {Backend} store has no {options.IndexType} index: use {string.Join(" or ", IndexTypes)}.", nameof(options));
         }
         if (options.HnswM is < 2 or > 100)
         {
@@ -134,6 +114,22 @@ public class PgVectorStore : IHouseStore
             throw new ArgumentOutOfRangeException(nameof(options), options.EfSearch, "hnsw.ef_search must be between 1 and 1000.");
         }
 
+        var connection = ParseConnection(options);
+        _password = connection.Builder.Password ?? "";
+        (Endpoint, Database, UserName, Location) = (connection.Endpoint, connection.Database, connection.UserName, connection.Location);
+        string key = connection.Builder.ConnectionString;
+        _source = Sources.GetOrAdd(key, k => new Lazy<Source>(() => new Source(k))).Value;
+    }
+
+    /// <summary>A parsed connection: the Npgsql settings (credential applied) and how the server is named in messages.</summary>
+    public sealed record Connection(NpgsqlConnectionStringBuilder Builder, string Endpoint, string Database, string UserName)
+    {
+        public string Location => $"postgresql://{UserName}@{Endpoint}/{Database}";
+    }
+
+    /// <summary>Parses the options' connection string; throws ArgumentException (without secrets) when it is not valid.</summary>
+    public static Connection ParseConnection(PgVectorOptions options)
+    {
         NpgsqlConnectionStringBuilder builder;
         try
         {
@@ -156,13 +152,8 @@ public class PgVectorStore : IHouseStore
             throw new ArgumentException("The PostgreSQL connection string names no Host.", nameof(options));
         }
         builder.ApplicationName ??= "HouseSimilarity";
-        _password = builder.Password ?? "";
-        Endpoint = builder.Host.Contains(',') ? builder.Host : $"{builder.Host}:{builder.Port}";
-        Database = builder.Database ?? builder.Username ?? "postgres";
-        UserName = builder.Username ?? Environment.UserName;
-        Location = $"postgresql://{UserName}@{Endpoint}/{Database}";
-        string key = builder.ConnectionString;
-        _source = Sources.GetOrAdd(key, k => new Lazy<Source>(() => new Source(k))).Value;
+        return new Connection(builder, builder.Host.Contains(',') ? builder.Host : $"{builder.Host}:{builder.Port}",
+            builder.Database ?? builder.Username ?? "postgres", builder.Username ?? Environment.UserName);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -208,18 +199,20 @@ public class PgVectorStore : IHouseStore
         $"WITH (m = {m}, ef_construction = {efConstruction})";
 
     /// <summary>
-    /// The k nearest rows and their L2 distance (plus the L1 one for L1 searches). Exact: one ORDER BY with the Id
-    /// tie-break (a full scan). ANN: the index's k nearest first, then sorted with the tie-break, so the index is used.
+    /// The k nearest rows of each query vector (@q, a vector[]), as (query ordinal, id, distance) in query order, nearest
+    /// first. One LATERAL subquery per query, so an index serves each of them. Exact: ORDER BY with the Id tie-break and
+    /// the distance bound (@max) inside (a full scan). ANN: the index's k nearest, then the bound and the tie-break
+    /// outside, so that the index is used.
     /// </summary>
-    public static string SearchSql(string table, DistanceMetric metric, bool exact)
+    public static string SearchSql(string table, DistanceMetric metric, bool exact, bool bounded)
     {
         string op = DistanceOperator(metric);
-        string columns = "id, path, sha256, width, height, embedding <-> @q AS l2" +
-                         (metric == DistanceMetric.L1 ? ", embedding <+> @q AS l1" : "");
-        string key = metric == DistanceMetric.L1 ? "l1" : "l2";
-        return exact
-            ? $"SELECT {columns} FROM {Quote(table)} ORDER BY embedding {op} @q, id LIMIT @k"
-            : $"SELECT * FROM (SELECT {columns} FROM {Quote(table)} ORDER BY embedding {op} @q LIMIT @k) nearest ORDER BY {key}, id";
+        string inner = exact
+            ? $"SELECT id, embedding {op} q.v AS distance FROM {Quote(table)}" +
+              (bounded ? $" WHERE embedding {op} q.v <= @max" : "") + $" ORDER BY embedding {op} q.v, id LIMIT @k"
+            : $"SELECT id, embedding {op} q.v AS distance FROM {Quote(table)} ORDER BY embedding {op} q.v LIMIT @k";
+        return $"SELECT q.ord, n.id, n.distance FROM unnest(@q) WITH ORDINALITY AS q(v, ord) CROSS JOIN LATERAL ({inner}) n" +
+               (bounded && !exact ? " WHERE n.distance <= @max" : "") + " ORDER BY q.ord, n.distance, n.id";
     }
 
     /// <summary>A SET LOCAL of a planner or index setting; only fixed names and integer/on/off values reach it.</summary>
@@ -242,16 +235,27 @@ public class PgVectorStore : IHouseStore
     /// <summary>The hnsw.ef_search a query for <paramref name="top"/> rows uses: the option or 100, never below top, at most 1000.</summary>
     public static int EfSearchFor(int top, int? efSearch) => Math.Min(MaxEfSearch, Math.Max(efSearch ?? DefaultEfSearch, top));
 
+    // index_state: what an index hook (AlloyDB's ScaNN) keeps about its index, as JSON.
     private const string CreateMetadataSql = $"""
         CREATE TABLE IF NOT EXISTS {MetadataTable} (
             name text COLLATE "C" PRIMARY KEY, model_id text NOT NULL, dimension integer NOT NULL,
             index_kind text NOT NULL, metric text NOT NULL, created_utc timestamptz NOT NULL DEFAULT now(),
-            hnsw_m integer, hnsw_ef_construction integer, scann_num_leaves integer, indexed_rows bigint)
+            hnsw_m integer, hnsw_ef_construction integer, index_state text);
+        ALTER TABLE {MetadataTable} ADD COLUMN IF NOT EXISTS index_state text;
         """;
 
     private const string SelectInfoSql =
-        "SELECT model_id, dimension, index_kind, metric, scann_num_leaves, indexed_rows, hnsw_m, hnsw_ef_construction " +
+        "SELECT model_id, dimension, index_kind, metric, index_state, hnsw_m, hnsw_ef_construction " +
         $"FROM {MetadataTable} WHERE name = @n";
+
+    /// <summary>Saves an index hook's state in the collection's metadata row.</summary>
+    protected async Task SaveIndexStateAsync(NpgsqlConnection connection, string? state, CancellationToken ct)
+    {
+        await using var update = new NpgsqlCommand($"UPDATE {MetadataTable} SET index_state = @s WHERE name = @n", connection);
+        update.Parameters.AddWithValue("s", NpgsqlDbType.Text, (object?)state ?? DBNull.Value);
+        update.Parameters.AddWithValue("n", NpgsqlDbType.Text, Collection);
+        await update.ExecuteNonQueryAsync(ct);
+    }
 
     // ---------------------------------------------------------------------------------------------------------
     // Collections
@@ -290,11 +294,12 @@ public class PgVectorStore : IHouseStore
         return result;
     }
 
-    private protected sealed record CollectionInfo(
-        string ModelId, int Dimension, VectorIndexKind IndexKind, DistanceMetric Metric, int? ScannNumLeaves, long? IndexedRows,
+    /// <summary>A collection's metadata row. <paramref name="IndexState"/> is what an index hook keeps about its index (JSON).</summary>
+    protected sealed record CollectionInfo(
+        string ModelId, int Dimension, VectorIndexType IndexType, DistanceMetric Metric, string? IndexState,
         int? HnswM, int? HnswEfConstruction);
 
-    private protected async Task<CollectionInfo?> ReadInfoAsync(NpgsqlConnection connection, CancellationToken ct, string suffix = "")
+    protected async Task<CollectionInfo?> ReadInfoAsync(NpgsqlConnection connection, CancellationToken ct, string suffix = "")
     {
         await using var command = new NpgsqlCommand(SelectInfoSql + suffix, connection);
         command.Parameters.AddWithValue("n", NpgsqlDbType.Text, Collection);
@@ -304,10 +309,10 @@ public class PgVectorStore : IHouseStore
             return null;
         }
         return new CollectionInfo(
-            reader.GetString(0), reader.GetInt32(1), Enum.Parse<VectorIndexKind>(reader.GetString(2), ignoreCase: true),
+            reader.GetString(0), reader.GetInt32(1), Enum.Parse<VectorIndexType>(reader.GetString(2), ignoreCase: true),
             Enum.Parse<DistanceMetric>(reader.GetString(3), ignoreCase: true),
-            reader.IsDBNull(4) ? null : reader.GetInt32(4), reader.IsDBNull(5) ? null : reader.GetInt64(5),
-            reader.IsDBNull(6) ? null : reader.GetInt32(6), reader.IsDBNull(7) ? null : reader.GetInt32(7));
+            reader.IsDBNull(4) ? null : reader.GetString(4),
+            reader.IsDBNull(5) ? null : reader.GetInt32(5), reader.IsDBNull(6) ? null : reader.GetInt32(6));
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -361,7 +366,7 @@ public class PgVectorStore : IHouseStore
     }
 
     /// <summary>Called after each committed upsert (AlloyDB builds a deferred index here once the table is big enough).</summary>
-    private protected virtual Task AfterUpsertAsync(CancellationToken ct) => Task.CompletedTask;
+    protected virtual Task AfterUpsertAsync(CancellationToken ct) => Task.CompletedTask;
 
     /// <summary>Creates the metadata row, table and (non-deferred) index when new; checks the model id otherwise.</summary>
     private async Task EnsureCollectionAsync(NpgsqlConnection connection, string modelId, int dimension, CancellationToken ct)
@@ -372,11 +377,11 @@ public class PgVectorStore : IHouseStore
             VALUES (@n, @m, @d, @k, @metric, @hm, @hef) ON CONFLICT (name) DO NOTHING
             """, connection))
         {
-            bool hnsw = Options.IndexKind == VectorIndexKind.Hnsw;
+            bool hnsw = Options.IndexType == VectorIndexType.Hnsw;
             insert.Parameters.AddWithValue("n", NpgsqlDbType.Text, Collection);
             insert.Parameters.AddWithValue("m", NpgsqlDbType.Text, modelId);
             insert.Parameters.AddWithValue("d", NpgsqlDbType.Integer, dimension);
-            insert.Parameters.AddWithValue("k", NpgsqlDbType.Text, Options.IndexKind.ToString());
+            insert.Parameters.AddWithValue("k", NpgsqlDbType.Text, Options.IndexType.ToString());
             insert.Parameters.AddWithValue("metric", NpgsqlDbType.Text, Options.Metric.ToString());
             insert.Parameters.AddWithValue("hm", NpgsqlDbType.Integer, hnsw ? Options.HnswM : DBNull.Value);
             insert.Parameters.AddWithValue("hef", NpgsqlDbType.Integer, hnsw ? Options.HnswEfConstruction : DBNull.Value);
@@ -385,7 +390,7 @@ public class PgVectorStore : IHouseStore
         if (created)
         {
             await ExecuteAsync(connection, CreateTableSql(Table, dimension), ct);
-            if (Options.IndexKind == VectorIndexKind.Hnsw && !Options.DeferIndex)
+            if (Options.IndexType == VectorIndexType.Hnsw && !Options.DeferIndex)
             {
                 await ExecuteAsync(connection, CreateHnswIndexSql(Table, Options.Metric, Options.HnswM, Options.HnswEfConstruction), ct);
             }
@@ -476,60 +481,68 @@ public class PgVectorStore : IHouseStore
     // ---------------------------------------------------------------------------------------------------------
     // Search
 
-    public Task<IReadOnlyList<HouseMatch>> SearchAsync(float[] vector, string modelId, int top, DistanceMetric metric,
-        CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<Neighbour>> SearchAsync(float[] query, int k, SearchOptions options,
+        CancellationToken cancellationToken = default) =>
+        (await SearchManyAsync([query], k, options, cancellationToken))[0];
+
+    /// <summary>All queries in one statement (a LATERAL join), in one round trip.</summary>
+    public Task<IReadOnlyList<IReadOnlyList<Neighbour>>> SearchManyAsync(IReadOnlyList<float[]> queries, int k,
+        SearchOptions options, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(vector);
-        ArgumentOutOfRangeException.ThrowIfLessThan(top, 1);
-        return RunAsync<IReadOnlyList<HouseMatch>>("search", async (connection, ct) =>
+        ArgumentNullException.ThrowIfNull(queries);
+        ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
+        return RunAsync<IReadOnlyList<IReadOnlyList<Neighbour>>>("search", async (connection, ct) =>
         {
+            var result = new List<Neighbour>[queries.Count];
+            for (int i = 0; i < result.Length; i++)
+            {
+                result[i] = [];
+            }
             var info = await ReadInfoAsync(connection, ct);
-            if (info is null)
+            if (info is null || queries.Count == 0)
             {
-                return [];
+                return result;
             }
-            if (info.ModelId != modelId)
+            foreach (var query in queries)
             {
-                throw new ModelMismatchException(Collection, info.ModelId, modelId);
+                if (query.Length != info.Dimension)
+                {
+                    throw new ArgumentException($"The query has {query.Length} dimensions; the collection has {info.Dimension}.");
+                }
             }
-            if (vector.Length != info.Dimension)
-            {
-                throw new ArgumentException($"The query has {vector.Length} dimensions; the collection has {info.Dimension}.");
-            }
-            bool exact = Options.ExactSearch || top > MaxEfSearch || metric != info.Metric || !HasUsableIndex(info);
+            bool exact = options.Exact || k > MaxEfSearch || options.Metric != info.Metric || !HasUsableIndex(info);
             await using var transaction = await connection.BeginTransactionAsync(ct);
-            foreach (var (name, value) in SearchSettings(info, top, exact))
+            foreach (var (name, value) in SearchSettings(info, k, exact))
             {
                 await SetLocalAsync(connection, name, value, ct);
             }
-            var matches = new List<HouseMatch>(Math.Min(top, 1024));
-            await using (var command = new NpgsqlCommand(SearchSql(Table, metric, exact), connection))
+            await using (var command = new NpgsqlCommand(SearchSql(Table, options.Metric, exact, options.MaxDistance is not null), connection))
             {
-                command.Parameters.Add(new NpgsqlParameter { ParameterName = "q", DataTypeName = "vector", Value = new Vector(vector) });
-                command.Parameters.AddWithValue("k", NpgsqlDbType.Integer, top);
+                command.Parameters.Add(new NpgsqlParameter
+                {
+                    ParameterName = "q", DataTypeName = "vector[]", Value = queries.Select(q => new Vector(q)).ToArray(),
+                });
+                command.Parameters.AddWithValue("k", NpgsqlDbType.Integer, k);
+                if (options.MaxDistance is double max)
+                {
+                    command.Parameters.AddWithValue("max", NpgsqlDbType.Double, max);
+                }
                 await using var reader = await command.ExecuteReaderAsync(ct);
                 while (await reader.ReadAsync(ct))
                 {
-                    double l2 = reader.GetDouble(5);
-                    matches.Add(new HouseMatch
-                    {
-                        Rank = matches.Count + 1, Id = reader.GetString(0), Path = reader.GetString(1),
-                        Sha256 = reader.GetString(2), Width = reader.GetInt32(3), Height = reader.GetInt32(4),
-                        Distance = metric == DistanceMetric.L1 ? reader.GetDouble(6) : l2,
-                        Similarity = VectorMath.Similarity(l2), Metric = metric,
-                    });
+                    result[reader.GetInt64(0) - 1].Add(new Neighbour(reader.GetString(1), reader.GetDouble(2)));
                 }
             }
             await transaction.CommitAsync(ct);
-            return matches;
+            return result;
         }, cancellationToken);
     }
 
     /// <summary>Whether the collection has an index its searches can use.</summary>
-    private protected virtual bool HasUsableIndex(CollectionInfo info) => info.IndexKind == VectorIndexKind.Hnsw;
+    protected virtual bool HasUsableIndex(CollectionInfo info) => info.IndexType == VectorIndexType.Hnsw;
 
     /// <summary>The SET LOCAL settings of one search.</summary>
-    private protected virtual IEnumerable<(string Name, string Value)> SearchSettings(CollectionInfo info, int top, bool exact)
+    protected virtual IEnumerable<(string Name, string Value)> SearchSettings(CollectionInfo info, int top, bool exact)
     {
         if (exact)
         {
@@ -545,20 +558,25 @@ public class PgVectorStore : IHouseStore
     // ---------------------------------------------------------------------------------------------------------
     // Get, read, remove, drop
 
-    public Task<HouseRecord?> GetAsync(string id, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<HouseRecord>> GetManyAsync(IReadOnlyList<string> ids, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(id);
-        return RunAsync("read", async (connection, ct) =>
+        ArgumentNullException.ThrowIfNull(ids);
+        return RunAsync<IReadOnlyList<HouseRecord>>("read", async (connection, ct) =>
         {
+            var records = new List<HouseRecord>(ids.Count);
             var info = await ReadInfoAsync(connection, ct);
-            if (info is null)
+            if (info is null || ids.Count == 0)
             {
-                return null;
+                return records;
             }
-            await using var command = new NpgsqlCommand(SelectRecordSql + " WHERE id = @id", connection);
-            command.Parameters.AddWithValue("id", NpgsqlDbType.Text, id);
+            await using var command = new NpgsqlCommand(SelectRecordSql + " WHERE id = ANY(@ids)", connection);
+            command.Parameters.AddWithValue("ids", NpgsqlDbType.Array | NpgsqlDbType.Text, ids.ToArray());
             await using var reader = await command.ExecuteReaderAsync(ct);
-            return await reader.ReadAsync(ct) ? ReadRecord(reader, info.ModelId) : null;
+            while (await reader.ReadAsync(ct))
+            {
+                records.Add(ReadRecord(reader, info.ModelId));
+            }
+            return records;
         }, cancellationToken);
     }
 
@@ -651,12 +669,12 @@ public class PgVectorStore : IHouseStore
     /// when it is missing (ScaNN: or stale); true when it built one. Cheap when there is nothing to do: call it at the
     /// end of every ingest.
     /// </summary>
-    public virtual Task<bool> BuildIndexAsync(CancellationToken cancellationToken = default) =>
+    public virtual Task<bool> FinishIngestAsync(CancellationToken cancellationToken = default) =>
         RunAsync("index", async (connection, ct) =>
         {
             await using var transaction = await connection.BeginTransactionAsync(ct);
             var info = await ReadInfoAsync(connection, ct, " FOR UPDATE");
-            if (info is not { IndexKind: VectorIndexKind.Hnsw } || await IndexExistsAsync(connection, ct))
+            if (info is not { IndexType: VectorIndexType.Hnsw } || await IndexExistsAsync(connection, ct))
             {
                 return false;
             }
@@ -666,7 +684,7 @@ public class PgVectorStore : IHouseStore
             return true;
         }, cancellationToken);
 
-    private protected async Task<bool> IndexExistsAsync(NpgsqlConnection connection, CancellationToken ct)
+    protected async Task<bool> IndexExistsAsync(NpgsqlConnection connection, CancellationToken ct)
     {
         await using var command = new NpgsqlCommand("SELECT to_regclass(@i) IS NOT NULL", connection);
         command.Parameters.AddWithValue("i", NpgsqlDbType.Text, Quote(IndexName(Table)));
@@ -686,8 +704,8 @@ public class PgVectorStore : IHouseStore
     private sealed class Source(string connectionString)
     {
         public NpgsqlDataSource DataSource { get; } = Build(connectionString);
-        public volatile bool SchemaReady;
-        public volatile bool ScannReady;
+        /// <summary>The extensions (and the metadata table) known to exist on this server.</summary>
+        public readonly ConcurrentDictionary<string, bool> Ready = new();
 
         private static NpgsqlDataSource Build(string connectionString)
         {
@@ -702,7 +720,7 @@ public class PgVectorStore : IHouseStore
     /// server leaves dead connections in the pool: they are cleared first). Npgsql errors become
     /// <see cref="HouseStoreException"/>s that name the server, never the password.
     /// </summary>
-    private protected async Task<T> RunAsync<T>(string action, Func<NpgsqlConnection, CancellationToken, Task<T>> body,
+    protected async Task<T> RunAsync<T>(string action, Func<NpgsqlConnection, CancellationToken, Task<T>> body,
         CancellationToken cancellationToken, int? batch = null, bool keepOpen = false)
     {
         for (int attempt = 0; ; attempt++)
@@ -742,24 +760,30 @@ public class PgVectorStore : IHouseStore
         }
     }
 
+    /// <summary>A server extension a store needs: its name, how to create it, and what to do when the server lacks it.</summary>
+    protected sealed record PostgresExtension(string Name, string CreateSql, string Fix);
+
+    /// <summary>The extensions this store needs, in creation order; a subclass adds its own.</summary>
+    protected virtual IEnumerable<PostgresExtension> Extensions =>
+        [new("vector", "CREATE EXTENSION IF NOT EXISTS vector", "install pgvector (0.5 or later) on the server")];
+
     private async Task EnsureSchemaAsync(NpgsqlConnection connection, CancellationToken ct)
     {
-        if (_source.SchemaReady && (_source.ScannReady || !NeedsScann))
+        var needed = Extensions.Where(e => !_source.Ready.ContainsKey(e.Name)).ToList();
+        if (needed.Count == 0 && _source.Ready.ContainsKey(MetadataTable))
         {
             return;
         }
-        bool reload;
+        bool reload = false;
         await using (var transaction = await connection.BeginTransactionAsync(ct))
         {
             // One creator at a time: concurrent CREATE EXTENSION / CREATE TABLE IF NOT EXISTS can collide.
             await ExecuteAsync(connection, "SELECT pg_advisory_xact_lock(7142052331)", ct);
-            reload = !await ExtensionExistsAsync(connection, "vector", ct);
-            if (NeedsScann)
+            foreach (var extension in needed)
             {
-                reload |= !await ExtensionExistsAsync(connection, "alloydb_scann", ct);
-                await CreateExtensionAsync(connection, "alloydb_scann", AlloyDbStore.CreateExtensionSql, ct);
+                reload |= !await ExtensionExistsAsync(connection, extension.Name, ct);
+                await CreateExtensionAsync(connection, extension, ct);
             }
-            await CreateExtensionAsync(connection, "vector", "CREATE EXTENSION IF NOT EXISTS vector", ct);
             await ExecuteAsync(connection, CreateMetadataSql, ct);
             await transaction.CommitAsync(ct);
         }
@@ -767,14 +791,12 @@ public class PgVectorStore : IHouseStore
         {
             await connection.ReloadTypesAsync(ct);
         }
-        _source.SchemaReady = true;
-        if (NeedsScann)
+        foreach (var extension in needed)
         {
-            _source.ScannReady = true;
+            _source.Ready[extension.Name] = true;
         }
+        _source.Ready[MetadataTable] = true;
     }
-
-    private bool NeedsScann => Options.IndexKind == VectorIndexKind.ScaNN;
 
     private static async Task<bool> ExtensionExistsAsync(NpgsqlConnection connection, string name, CancellationToken ct)
     {
@@ -783,27 +805,25 @@ public class PgVectorStore : IHouseStore
         return await command.ExecuteScalarAsync(ct) is not null;
     }
 
-    private async Task CreateExtensionAsync(NpgsqlConnection connection, string name, string sql, CancellationToken ct)
+    private async Task CreateExtensionAsync(NpgsqlConnection connection, PostgresExtension extension, CancellationToken ct)
     {
         try
         {
-            await ExecuteAsync(connection, sql, ct);
+            await ExecuteAsync(connection, extension.CreateSql, ct);
         }
         catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.FeatureNotSupported or PostgresErrorCodes.UndefinedFile
                                               or PostgresErrorCodes.InsufficientPrivilege)
         {
-            string fix = name == "vector"
-                ? "install pgvector (0.5 or later) on the server"
-                : "use AlloyDB Omni (where the extension ships), or choose -IndexType Hnsw";
-            string message = e.SqlState == PostgresErrorCodes.InsufficientPrivilege
-                ? $"The extension '{name}' is not enabled in database '{Database}' on {Endpoint}, and user '{UserName}' may not " +
-                  $"create it: run '{sql}' there as a superuser."
-                : $"The extension '{name}' is not available on the server {Endpoint}: {fix}. ({Scrub(e.MessageText)})";
-            throw new HouseStoreException(message, e);
+            bool privilege = e.SqlState == PostgresErrorCodes.InsufficientPrivilege;
+            string message = privilege
+                ? $"The extension '{extension.Name}' is not enabled in database '{Database}' on {Endpoint}, and user '{UserName}' may " +
+                  $"not create it: run '{extension.CreateSql}' there as a superuser."
+                : $"The extension '{extension.Name}' is not available on the server {Endpoint}: {extension.Fix}. ({Scrub(e.MessageText)})";
+            throw new HouseStoreException(message, e, privilege ? StoreFailure.PermissionDenied : StoreFailure.NotInstalled, Location);
         }
     }
 
-    private protected static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken ct,
+    protected static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken ct,
         int? timeout = null)
     {
         await using var command = new NpgsqlCommand(sql, connection);
@@ -831,17 +851,36 @@ public class PgVectorStore : IHouseStore
                 _ => e.IsTransient ? " Is the server running and reachable?" : "",
             };
             string lost = batch is int records ? $" The batch ({Records(records)}) was not stored." : "";
-            return new HouseStoreException($"Cannot connect to {server}: {cause}.{hint}{lost}", e);
+            return new HouseStoreException($"Cannot connect to {server}: {cause}.{hint}{lost}", e, Classify(e), Location);
         }
         if (batch is int n && (e.IsTransient || e is not PostgresException))
         {
             return new HouseStoreException(
                 $"Lost the connection to {server} while storing {Records(n)} in collection '{Collection}': {cause}. " +
-                "The batch was not stored (its transaction was rolled back); adding it again is safe.", e);
+                "The batch was not stored (its transaction was rolled back); adding it again is safe.", e, StoreFailure.Connection, Location);
         }
         string what = batch is int count ? $" ({Records(count)}, not stored)" : "";
-        return new HouseStoreException($"{server} could not {action} collection '{Collection}'{what}: {cause}.", e);
+        return new HouseStoreException($"{server} could not {action} collection '{Collection}'{what}: {cause}.", e, Classify(e), Location);
     }
+
+    /// <summary>What kind of failure a driver error is.</summary>
+    private static StoreFailure Classify(NpgsqlException error) => error switch
+    {
+        PostgresException p => p.SqlState switch
+        {
+            PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification => StoreFailure.Authentication,
+            PostgresErrorCodes.FeatureNotSupported or PostgresErrorCodes.UndefinedFile => StoreFailure.NotInstalled,
+            PostgresErrorCodes.InsufficientPrivilege => StoreFailure.PermissionDenied,
+            PostgresErrorCodes.DiskFull => StoreFailure.StorageFull,
+            PostgresErrorCodes.ReadOnlySqlTransaction => StoreFailure.ReadOnly,
+            PostgresErrorCodes.DataCorrupted or PostgresErrorCodes.IndexCorrupted => StoreFailure.Corrupt,
+            PostgresErrorCodes.LockNotAvailable or PostgresErrorCodes.DeadlockDetected => StoreFailure.Busy,
+            PostgresErrorCodes.InvalidCatalogName or PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown
+                or PostgresErrorCodes.CannotConnectNow or PostgresErrorCodes.TooManyConnections => StoreFailure.Connection,
+            _ => p.IsTransient ? StoreFailure.Connection : StoreFailure.Other,
+        },
+        _ => StoreFailure.Connection,
+    };
 
     private static string Records(int n) => n == 1 ? "1 record" : $"{n} records";
 

@@ -1,0 +1,25 @@
+namespace HouseSimilarity.Stores.Local;
+
+/// <summary>The embedded default store: one SQLite file, searched exactly.</summary>
+public sealed class LocalStoreProvider : HouseStoreProvider
+{
+    public const string BackendName = "Local";
+
+    public override string Name => BackendName;
+    public override string Description => "the embedded store: one SQLite file (-StorePath), exact search";
+    public override StoreSetting Accepts => StoreSetting.StorePath;
+    public override StoreSetting Implies => StoreSetting.StorePath;
+    public override IReadOnlyList<VectorIndexType> IndexTypes { get; } = [VectorIndexType.Exact];
+
+    protected internal override HouseStoreSettings Complete(HouseStoreSettings settings, Func<string, string?> environment)
+    {
+        var complete = settings.Clone();
+        complete.StorePath = Path.GetFullPath(settings.StorePath ?? LocalStore.DefaultFile);
+        return complete;
+    }
+
+    protected internal override string Locate(HouseStoreSettings settings) => settings.StorePath!;
+
+    protected internal override IHouseStore Open(HouseStoreSettings settings, string collection, StoreOpenOptions options) =>
+        new LocalStore(settings.StorePath, collection);
+}
