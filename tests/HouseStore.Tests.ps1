@@ -222,6 +222,54 @@ Describe 'Every store cmdlet on <Label>' -ForEach @(
         $gone[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
     }
 
+    It 'records, matches and collections carry their store; piped on, they are acted on there' {
+        $other = "${name}_where"
+        # Local: the records live in a store file of their own, beside the default one.
+        $where = $Backend -eq 'Local' ? @{ StorePath = (Join-Path $env:XDG_DATA_HOME 'where.db') } : $store
+        Get-ChildItem $originals -Filter '24*.jpg' | Add-HouseVector @where @create -Collection $other
+        # The same collection name in the embedded default store must stay untouched.
+        $decoy = Get-ChildItem $originals -Filter '24*.jpg' | Add-HouseVector -Backend Local -Collection $other -PassThru
+        $record = Get-HouseVector @where -Collection $other -Id (Join-Path $originals '241_kitchen.jpg')
+        $record.Store.Backend | Should -Be $Backend
+        $record.Store.Collection | Should -Be $other
+        $record.Collection | Should -Be $other
+        $record.Store.Location | Should -Be (Get-HouseCollection $other @where).Location
+        "$($record.Store)" | Should -Not -Match 'Password|housesim;'
+        $match = Find-SimilarHouse (Join-Path $edits '242_kitchen.jpeg.jpg') -Top 1 @where -Collection $other
+        $match.Store.Backend | Should -Be $Backend
+        $match.Collection | Should -Be $other
+
+        # No store parameters: the record's own store and collection, not the session's default ones.
+        $record | Remove-HouseVector -Confirm:$false
+        $match | Remove-HouseVector -Confirm:$false
+        (Get-HouseCollection $other @where).Count | Should -Be 10
+        (Get-HouseCollection $other -Backend Local).Count | Should -Be 12
+        $match | Get-HouseVector -ErrorVariable gone -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $gone[0].FullyQualifiedErrorId | Should -BeLike 'RecordNotFound,*'
+
+        # A command line that names another collection is refused for that record, and nothing is removed.
+        $next = Get-HouseVector @where -Collection $other | Select-Object -First 1
+        $next | Remove-HouseVector -Collection "${other}_nope" -Confirm:$false -ErrorVariable refused -ErrorAction SilentlyContinue
+        $refused[0].FullyQualifiedErrorId | Should -BeLike 'StoreMismatch,*'
+        $refused[0].Exception.Message | Should -BeLike "*comes from collection '$other' in $Backend*names collection '${other}_nope'*"
+        (Get-HouseCollection $other @where).Count | Should -Be 10
+
+        # Through JSON the record keeps where it came from; without the store's parameters it cannot be reached.
+        $json = $next | Select-Object Id, Path, Store | ConvertTo-Json -Depth 3 | ConvertFrom-Json
+        if ($Backend -ne 'Local') {
+            $json | Remove-HouseVector -Confirm:$false -ErrorVariable unreachable -ErrorAction SilentlyContinue
+            $unreachable[0].FullyQualifiedErrorId | Should -BeLike 'StoreMismatch,*'
+        }
+        $json | Remove-HouseVector @where -Confirm:$false
+        (Get-HouseCollection $other @where).Count | Should -Be 9
+
+        # A piped collection is removed from its own store: the embedded namesake stays.
+        Get-HouseCollection $other @where | Remove-HouseCollection -Confirm:$false
+        Get-HouseCollection $other @where -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        (Get-HouseCollection $other -Backend Local).Count | Should -Be 12
+        Remove-HouseCollection $other -Backend Local -Confirm:$false
+    }
+
     It 'refuses a collection built with another model, naming both and the fix' {
         $copy = Get-OtherModelModule
         $query = Join-Path $originals '241_frontal.jpg'
@@ -371,7 +419,7 @@ Describe 'Choosing the store: parameters, then Connect-HouseStore, then HOUSESIM
         $e = $null
         try { Get-HouseCollection -ErrorAction Stop } catch { $e = $_ }
         $e.FullyQualifiedErrorId | Should -BeLike 'InvalidStoreSettings,*'
-        $e.Exception.Message | Should -BeLike "*HOUSESIM_BACKEND is 'Milvus2'*Local, PgVector, AlloyDb*"
+        $e.Exception.Message | Should -BeLike "*HOUSESIM_BACKEND is 'Milvus2'*Local, PgVector, AlloyDb, Milvus*"
     }
 
     It 'the session default beats the environment, explicit parameters beat the session default' {
@@ -408,9 +456,12 @@ Describe 'Choosing the store: parameters, then Connect-HouseStore, then HOUSESIM
     }
 
     It 'settings that do not fit the backend are clear errors' {
-        { Get-HouseCollection -Backend Local -ConnectionString $saved.Pg -ErrorAction Stop } | Should -Throw '*-ConnectionString and -Credential apply to the PgVector and AlloyDb backends*'
+        { Get-HouseCollection -Backend Local -ConnectionString $saved.Pg -ErrorAction Stop } | Should -Throw '*-ConnectionString applies to the PgVector and AlloyDb backends, not to Local*'
+        { Get-HouseCollection -Backend Local -Credential ([pscredential]::new('u', (ConvertTo-SecureString 'p' -AsPlainText -Force))) -ErrorAction Stop } |
+            Should -Throw '*-Credential applies to the PgVector, AlloyDb and Milvus backends, not to Local*'
+        { Get-HouseCollection -Backend PgVector -Uri http://127.0.0.1:1 -ErrorAction Stop } | Should -Throw '*-Uri applies to the Milvus backend, not to PgVector*'
         { Get-HouseCollection -Backend PgVector -StorePath ./x.db -ErrorAction Stop } | Should -Throw '*-StorePath applies to the Local backend*'
-        { $photo | Add-HouseVector -Backend PgVector -IndexType ScaNN -Collection $sel -ErrorAction Stop } | Should -Throw '*ScaNN index exists only in AlloyDB*'
+        { $photo | Add-HouseVector -Backend PgVector -IndexType ScaNN -Collection $sel -ErrorAction Stop } | Should -Throw '*PgVector backend has no ScaNN index*-Backend AlloyDb for ScaNN*'
         $env:HOUSESIM_ALLOYDB_CONNECTION = $null
         { Get-HouseCollection -Backend AlloyDb -ErrorAction Stop } | Should -Throw '*needs a connection string*HOUSESIM_ALLOYDB_CONNECTION*'
     }

@@ -33,7 +33,8 @@ public sealed class SimilaritySearch(IHouseStore store, HouseCollection collecti
         if (!Store.Capabilities.Metrics.Contains(options.Metric))
         {
             throw new NotSupportedException(
-                $"The {Store.Backend} backend cannot search by {options.Metric} distance (it offers {string.Join(", ", Store.Capabilities.Metrics)}).");
+                $"The {Store.Backend} backend cannot search by {options.Metric} distance (it offers {string.Join(", ", Store.Capabilities.Metrics)})" +
+                (Store.Capabilities.MetricNote is { } note ? $": {note}." : "."));
         }
         if (options.Exact && !Store.Capabilities.ExactSearch)
         {

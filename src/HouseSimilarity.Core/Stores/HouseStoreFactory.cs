@@ -1,6 +1,6 @@
 using HouseSimilarity.Stores.AlloyDb;
 using HouseSimilarity.Stores.Local;
-//using HouseSimilarity.Stores.Milvus;
+using HouseSimilarity.Stores.Milvus;
 using HouseSimilarity.Stores.PgVector;
 
 namespace HouseSimilarity.Stores;
@@ -13,7 +13,7 @@ public static class StoreProviders
         new LocalStoreProvider(),
         new PgVectorStoreProvider(),
         new AlloyDbStoreProvider(),
-        // new MilvusStoreProvider(),
+        new MilvusStoreProvider(),
     ];
 
     public static IReadOnlyList<HouseStoreProvider> Registered => All;

@@ -46,6 +46,8 @@ public sealed class HouseStoreSettings
     public string? Database { get; set; }
     /// <summary>User and password; they replace those of the connection string or token.</summary>
     public NetworkCredential? Credential { get; set; }
+    /// <summary>An access token a backend read from its environment (never a parameter).</summary>
+    public string? Token { get; set; }
     /// <summary>The index a new collection gets.</summary>
     public VectorIndexType? IndexType { get; set; }
     public string? Collection { get; set; }

@@ -92,6 +92,8 @@ public sealed record StoreCapabilities
     public required bool ExactSearch { get; init; }
     /// <summary>The largest k one search answers.</summary>
     public int MaxK { get; init; } = int.MaxValue;
+    /// <summary>Why a metric is missing, for the message that refuses it.</summary>
+    public string? MetricNote { get; init; }
 }
 
 public static partial class CollectionName
