@@ -208,62 +208,6 @@ public sealed class PgVectorStoreTests(PostgresFixture server, ITestOutputHelper
     }
 
     [Fact]
-    public async Task Upsert_then_re_add_updates_without_duplicates_and_roundtrips_every_field()
-    {
-        var store = Open();
-        var random = new Random(1);
-        var records = Vectors.Records("r", Enumerable.Range(0, 50).Select(_ => Vectors.RandomUnit(random)).ToList());
-        var before = DateTime.UtcNow.AddSeconds(-5);
-        await store.UpsertAsync(records);
-
-        var again = records.Take(10).Select(r => Vectors.Record(r.Id, Vectors.RandomUnit(random))).ToList();
-        again.ForEach(r => r.Path = "/moved/" + r.Id);
-        await store.UpsertAsync(again);
-
-        var collection = await store.GetCollectionAsync();
-        Assert.NotNull(collection);
-        Assert.Equal(50, collection.Count);
-        Assert.Equal(Vectors.Model, collection.ModelId);
-        Assert.Equal(Vectors.Dim, collection.Dimension);
-        Assert.Equal("PgVector", collection.Backend);
-
-        var got = await store.GetAsync(again[3].Id);
-        Assert.NotNull(got);
-        Assert.Equal("/moved/" + again[3].Id, got.Path);
-        Assert.Equal(again[3].Vector, got.Vector);
-        Assert.Equal(again[3].Sha256, got.Sha256);
-        Assert.Equal(again[3].Width, got.Width);
-        Assert.Equal(480, got.Height);
-        Assert.Equal(Vectors.Model, got.ModelId);
-        Assert.Equal(store.Collection, got.Collection);
-        Assert.Equal(DateTimeKind.Utc, got.AddedUtc.Kind);
-        Assert.InRange(got.AddedUtc, before, DateTime.UtcNow.AddSeconds(5));
-
-        var untouched = await store.GetAsync(records[20].Id);
-        Assert.Equal(records[20].Vector, untouched!.Vector);
-        Assert.Null(await store.GetAsync("missing"));
-
-        var all = await ReadAll(store);
-        Assert.Equal(50, all.Count);
-        Assert.Equal(50, all.Select(r => r.Id).Distinct().Count());
-    }
-
-    [Fact]
-    public async Task A_batch_naming_one_id_twice_keeps_the_last_record_like_LocalStore()
-    {
-        var store = Open();
-        var random = new Random(2);
-        var first = Vectors.Record("same", Vectors.RandomUnit(random));
-        var last = Vectors.Record("same", Vectors.RandomUnit(random));
-        last.Path = "/last.jpg";
-        await store.UpsertAsync([first, Vectors.Record("other", Vectors.RandomUnit(random)), last]);
-        var got = await store.GetAsync("same");
-        Assert.Equal("/last.jpg", got!.Path);
-        Assert.Equal(last.Vector, got.Vector);
-        Assert.Equal(2, (await store.GetCollectionAsync())!.Count);
-    }
-
-    [Fact]
     public async Task Row_by_row_upsert_stores_the_same_as_the_COPY_path()
     {
         var random = new Random(3);
@@ -277,77 +221,6 @@ public sealed class PgVectorStoreTests(PostgresFixture server, ITestOutputHelper
         var b = await ReadAll(rows);
         Assert.Equal(a.Select(r => (r.Id, r.Path, r.Sha256, r.Width, r.Height)), b.Select(r => (r.Id, r.Path, r.Sha256, r.Width, r.Height)));
         Assert.Equal(a.Select(r => r.Vector), b.Select(r => r.Vector));
-    }
-
-    [Fact]
-    public async Task Remove_and_drop_behave_like_LocalStore()
-    {
-        var store = Open();
-        Assert.False(await store.RemoveAsync("nothing-yet"));
-        Assert.False(await store.DropCollectionAsync());
-        var random = new Random(4);
-        await store.UpsertAsync(Vectors.Records("r", Enumerable.Range(0, 5).Select(_ => Vectors.RandomUnit(random)).ToList()));
-
-        Assert.True(await store.RemoveAsync("r000002"));
-        Assert.False(await store.RemoveAsync("r000002"));
-        Assert.Null(await store.GetAsync("r000002"));
-        Assert.Equal(4, (await store.GetCollectionAsync())!.Count);
-
-        Assert.Contains(await store.ListCollectionsAsync(), c => c.Name == store.Collection && c.Count == 4);
-        Assert.True(await store.DropCollectionAsync());
-        Assert.Null(await store.GetCollectionAsync());
-        Assert.DoesNotContain(await store.ListCollectionsAsync(), c => c.Name == store.Collection);
-        Assert.False(await store.DropCollectionAsync());
-        Assert.Empty(await store.SearchAsync(Vectors.RandomUnit(random), Vectors.Model, 5, DistanceMetric.L2));
-        Assert.Empty(await ReadAll(store));
-        Assert.Null(await store.GetAsync("r000001"));
-
-        // The collection can be created again, even with another model.
-        await store.UpsertAsync([Vectors.Record("n", Vectors.RandomUnit(random), "model-2")]);
-        Assert.Equal("model-2", (await store.GetCollectionAsync())!.ModelId);
-    }
-
-    [Fact]
-    public async Task Read_all_is_in_ordinal_id_order_like_LocalStore()
-    {
-        var store = Open();
-        string file = Path.Combine(Path.GetTempPath(), $"hs-{Guid.NewGuid():N}.db");
-        try
-        {
-            using var local = new LocalStore(file, store.Collection);
-            var random = new Random(5);
-            string[] ids = ["b", "B", "a", "_x", "a10", "a9", "Z", "é", "0"];
-            var records = ids.Select(id => Vectors.Record(id, Vectors.RandomUnit(random))).ToList();
-            await store.UpsertAsync(records);
-            await local.UpsertAsync(records);
-            var expected = ids.OrderBy(x => x, StringComparer.Ordinal).ToList();
-            Assert.Equal(expected, (await ReadAll(store)).Select(r => r.Id));
-            Assert.Equal(expected, (await ReadAll(local)).Select(r => r.Id));
-        }
-        finally
-        {
-            DeleteDb(file);
-        }
-    }
-
-    [Fact]
-    public async Task A_model_mismatch_is_refused_and_stores_nothing()
-    {
-        var store = Open();
-        var random = new Random(6);
-        await store.UpsertAsync([Vectors.Record("a", Vectors.RandomUnit(random))]);
-        var e = await Assert.ThrowsAsync<ModelMismatchException>(() =>
-            store.UpsertAsync([Vectors.Record("b", Vectors.RandomUnit(random), "other-model")]));
-        Assert.Equal(Vectors.Model, e.StoredModelId);
-        Assert.Equal("other-model", e.ModelId);
-        Assert.Null(await store.GetAsync("b"));
-        await Assert.ThrowsAsync<ModelMismatchException>(() =>
-            store.SearchAsync(Vectors.RandomUnit(random), "other-model", 3, DistanceMetric.L2));
-        await Assert.ThrowsAsync<ArgumentException>(() =>
-            store.SearchAsync(Vectors.RandomUnit(random, 64), Vectors.Model, 3, DistanceMetric.L2));
-        await Assert.ThrowsAsync<ArgumentException>(() =>
-            store.UpsertAsync([Vectors.Record("c", Vectors.RandomUnit(random, 64))]));
-        Assert.Equal(1, (await store.GetCollectionAsync())!.Count);
     }
 
     [Theory]
@@ -734,16 +607,6 @@ public sealed class PgVectorStoreTests(PostgresFixture server, ITestOutputHelper
         Assert.Equal(next * 200, all.Count);
         Assert.Equal(all.Count, all.Select(r => r.Id).Distinct().Count());
         Assert.Equal(next * 200L, (await check.GetCollectionAsync())!.Count);
-    }
-
-    [Fact]
-    public async Task Searching_a_collection_that_does_not_exist_finds_nothing()
-    {
-        var store = Open();
-        Assert.Empty(await store.SearchAsync(Vectors.RandomUnit(new Random(21)), Vectors.Model, 5, DistanceMetric.L2));
-        Assert.Null(await store.GetCollectionAsync());
-        Assert.Empty(await ReadAll(store));
-        await store.ConnectAsync();
     }
 
     [Fact]

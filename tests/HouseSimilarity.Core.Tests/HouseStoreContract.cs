@@ -1,0 +1,332 @@
+using HouseSimilarity.Services;
+using HouseSimilarity.Stores;
+using HouseSimilarity.Stores.AlloyDb;
+using HouseSimilarity.Stores.Local;
+using HouseSimilarity.Stores.PgVector;
+
+namespace HouseSimilarity.Tests;
+
+/// <summary>
+/// What every backend promises, written once and run against each (Local, PgVector, AlloyDb on PostgreSQL, Milvus on
+/// the contract server): upsert by Id, batched k-nearest search equal to brute force (ties by Id) and to single searches,
+/// distance bounds, records filled in by the similarity search, ordinal read order, model and dimension checks.
+/// What a backend cannot promise it says in its capabilities, and the suite reads them.
+/// </summary>
+public abstract class HouseStoreContract : IAsyncLifetime
+{
+    private readonly List<IHouseStore> _opened = [];
+
+    /// <summary>Opens a new, empty collection of the backend under test.</summary>
+    protected abstract IHouseStore OpenStore(string collection);
+
+    /// <summary>The backend name collections report.</summary>
+    protected abstract string BackendName { get; }
+
+    protected IHouseStore Open(string? collection = null)
+    {
+        var store = OpenStore(collection ?? "c_" + Guid.NewGuid().ToString("N")[..16]);
+        _opened.Add(store);
+        return store;
+    }
+
+    public virtual Task InitializeAsync() => Task.CompletedTask;
+
+    public virtual async Task DisposeAsync()
+    {
+        foreach (var store in _opened)
+        {
+            try
+            {
+                await store.DropCollectionAsync();
+            }
+            catch (HouseStoreException)
+            {
+            }
+            store.Dispose();
+        }
+    }
+
+    private static async Task<List<HouseRecord>> ReadAll(IHouseStore store)
+    {
+        var all = new List<HouseRecord>();
+        await foreach (var record in store.ReadAllAsync())
+        {
+            all.Add(record);
+        }
+        return all;
+    }
+
+    /// <summary>Exact where the backend can be asked to be; the collections here are small enough for any index.</summary>
+    private static SearchOptions Exact(IHouseStore store, double? max = null) =>
+        new() { Exact = store.Capabilities.ExactSearch, MaxDistance = max };
+
+    [Fact]
+    public async Task Upsert_then_re_add_updates_without_duplicates_and_roundtrips_every_field()
+    {
+        var store = Open();
+        var random = new Random(1);
+        var records = Vectors.Records("r", Enumerable.Range(0, 50).Select(_ => Vectors.RandomUnit(random)).ToList());
+        var before = DateTime.UtcNow.AddSeconds(-5);
+        await store.UpsertAsync(records);
+        var again = records.Take(10).Select(r => Vectors.Record(r.Id, Vectors.RandomUnit(random))).ToList();
+        again.ForEach(r => r.Path = "/moved/" + r.Id);
+        await store.UpsertAsync(again);
+
+        var collection = await store.GetCollectionAsync();
+        Assert.NotNull(collection);
+        Assert.Equal(50, collection.Count);
+        Assert.Equal(Vectors.Model, collection.ModelId);
+        Assert.Equal(Vectors.Dim, collection.Dimension);
+        Assert.Equal(BackendName, collection.Backend);
+        Assert.Equal(store.Location, collection.Location);
+
+        var got = await store.GetAsync(again[3].Id);
+        Assert.NotNull(got);
+        Assert.Equal("/moved/" + again[3].Id, got.Path);
+        Assert.Equal(again[3].Vector, got.Vector);
+        Assert.Equal((again[3].Sha256, again[3].Width, 480), (got.Sha256, got.Width, got.Height));
+        Assert.Equal(Vectors.Model, got.ModelId);
+        Assert.Equal(store.Collection, got.Collection);
+        Assert.Equal(DateTimeKind.Utc, got.AddedUtc.Kind);
+        Assert.InRange(got.AddedUtc, before, DateTime.UtcNow.AddSeconds(5));
+        Assert.Equal(records[20].Vector, (await store.GetAsync(records[20].Id))!.Vector);
+        Assert.Null(await store.GetAsync("missing"));
+
+        var some = await store.GetManyAsync([records[1].Id, "missing", records[2].Id, records[1].Id]);
+        Assert.Equal(new[] { records[1].Id, records[2].Id }, some.Select(r => r.Id).Order(StringComparer.Ordinal));
+
+        var all = await ReadAll(store);
+        Assert.Equal(50, all.Count);
+        Assert.Equal(50, all.Select(r => r.Id).Distinct().Count());
+        Assert.Contains(await store.ListCollectionsAsync(), c => c.Name == store.Collection && c.Count == 50);
+    }
+
+    [Fact]
+    public async Task A_batch_naming_one_id_twice_keeps_the_last_record()
+    {
+        var store = Open();
+        var random = new Random(2);
+        var last = Vectors.Record("same", Vectors.RandomUnit(random));
+        last.Path = "/last.jpg";
+        await store.UpsertAsync([Vectors.Record("same", Vectors.RandomUnit(random)), Vectors.Record("other", Vectors.RandomUnit(random)), last]);
+        var got = await store.GetAsync("same");
+        Assert.Equal("/last.jpg", got!.Path);
+        Assert.Equal(last.Vector, got.Vector);
+        Assert.Equal(2, (await store.GetCollectionAsync())!.Count);
+    }
+
+    [Fact]
+    public async Task Remove_and_drop_then_the_collection_can_be_made_again_with_another_model()
+    {
+        var store = Open();
+        Assert.False(await store.RemoveAsync("nothing-yet"));
+        Assert.False(await store.DropCollectionAsync());
+        var random = new Random(4);
+        await store.UpsertAsync(Vectors.Records("r", Enumerable.Range(0, 5).Select(_ => Vectors.RandomUnit(random)).ToList()));
+        Assert.True(await store.RemoveAsync("r000002"));
+        Assert.False(await store.RemoveAsync("r000002"));
+        Assert.Null(await store.GetAsync("r000002"));
+        Assert.Equal(4, (await store.GetCollectionAsync())!.Count);
+        Assert.DoesNotContain("r000002", (await store.SearchAsync(Vectors.RandomUnit(random), 10, Exact(store))).Select(n => n.Id));
+
+        Assert.True(await store.DropCollectionAsync());
+        Assert.Null(await store.GetCollectionAsync());
+        Assert.DoesNotContain(await store.ListCollectionsAsync(), c => c.Name == store.Collection);
+        Assert.False(await store.DropCollectionAsync());
+        Assert.Empty(await store.SearchAsync(Vectors.RandomUnit(random), 5, Exact(store)));
+        Assert.Empty(await ReadAll(store));
+        await store.UpsertAsync([Vectors.Record("n", Vectors.RandomUnit(random), "model-2")]);
+        Assert.Equal("model-2", (await store.GetCollectionAsync())!.ModelId);
+    }
+
+    [Fact]
+    public async Task Read_all_is_in_ordinal_id_order()
+    {
+        var store = Open();
+        var random = new Random(5);
+        string[] ids = ["b", "B", "a", "_x", "a10", "a9", "Z", "é", "0", "quote\"and\\slash"];
+        await store.UpsertAsync(ids.Select(id => Vectors.Record(id, Vectors.RandomUnit(random))).ToList());
+        Assert.Equal(ids.Order(StringComparer.Ordinal), (await ReadAll(store)).Select(r => r.Id));
+        Assert.True(await store.RemoveAsync("quote\"and\\slash"));
+        Assert.Equal(ids.Length - 1, (await store.GetCollectionAsync())!.Count);
+    }
+
+    [Fact]
+    public async Task A_model_or_dimension_mismatch_is_refused_and_stores_nothing()
+    {
+        var store = Open();
+        var random = new Random(6);
+        await store.UpsertAsync([Vectors.Record("a", Vectors.RandomUnit(random))]);
+        var e = await Assert.ThrowsAsync<ModelMismatchException>(() =>
+            store.UpsertAsync([Vectors.Record("b", Vectors.RandomUnit(random), "other-model")]));
+        Assert.Equal((Vectors.Model, "other-model"), (e.StoredModelId, e.ModelId));
+        Assert.Null(await store.GetAsync("b"));
+        await Assert.ThrowsAsync<ModelMismatchException>(() =>
+            store.SearchAsync(Vectors.RandomUnit(random), "other-model", 3, DistanceMetric.L2));
+        await Assert.ThrowsAsync<ArgumentException>(() => store.SearchAsync(Vectors.RandomUnit(random, 64), 3, Exact(store)));
+        await Assert.ThrowsAsync<ArgumentException>(() => store.UpsertAsync([Vectors.Record("c", Vectors.RandomUnit(random, 64))]));
+        Assert.Equal(1, (await store.GetCollectionAsync())!.Count);
+    }
+
+    [Fact]
+    public async Task Batched_k_nearest_equals_brute_force_and_single_searches_with_ties_by_id()
+    {
+        var store = Open();
+        var random = new Random(7);
+        var records = Vectors.Records("h", Vectors.Clustered(1500, seed: 7, clusters: 30));
+        var twin = Vectors.RandomUnit(random);
+        records.AddRange(new[] { "dup_b", "dup_a", "dup_c" }.Select(id => Vectors.Record(id, twin)));
+        foreach (var batch in records.Chunk(500))
+        {
+            await store.UpsertAsync(batch);
+        }
+        var queries = Vectors.Clustered(12, seed: 8, clusters: 30).Append(twin).Append(Vectors.RandomUnit(random)).ToList();
+        var many = await store.SearchManyAsync(queries, 10, Exact(store));
+        Assert.Equal(queries.Count, many.Count);
+        for (int q = 0; q < queries.Count; q++)
+        {
+            var expected = Vectors.BruteForce(records, queries[q], 10, DistanceMetric.L2);
+            var single = await store.SearchAsync(queries[q], 10, Exact(store));
+            Assert.Equal(expected.Select(x => x.Id), many[q].Select(n => n.Id));
+            Assert.Equal(many[q], single);
+            for (int i = 0; i < 10; i++)
+            {
+                Assert.Equal(expected[i].Distance, many[q][i].Distance, 1e-3);
+            }
+        }
+        var ties = await store.SearchAsync(twin, 3, Exact(store));
+        Assert.Equal(new[] { "dup_a", "dup_b", "dup_c" }, ties.Select(n => n.Id));
+        Assert.All(ties, n => Assert.Equal(0, n.Distance, 1e-3));
+    }
+
+    [Fact]
+    public async Task A_distance_bound_keeps_only_the_neighbours_within_it()
+    {
+        var store = Open();
+        var records = Vectors.Records("b", Vectors.Clustered(600, seed: 9, clusters: 20));
+        await store.UpsertAsync(records);
+        var queries = Vectors.Clustered(6, seed: 10, clusters: 20);
+        var unbounded = await store.SearchManyAsync(queries, 30, Exact(store));
+        for (int q = 0; q < queries.Count; q++)
+        {
+            double bound = unbounded[q][14].Distance + 1e-4;
+            var bounded = await store.SearchAsync(queries[q], 30, Exact(store, bound));
+            Assert.Equal(unbounded[q].Where(n => n.Distance <= bound).Select(n => n.Id), bounded.Select(n => n.Id));
+            Assert.All(bounded, n => Assert.True(n.Distance <= bound));
+        }
+    }
+
+    [Fact]
+    public async Task The_similarity_search_leaves_out_the_query_fills_in_records_and_judges_duplicates_by_L2()
+    {
+        var store = Open();
+        var random = new Random(11);
+        var records = Vectors.Records("s", Enumerable.Range(0, 40).Select(_ => Vectors.RandomUnit(random)).ToList());
+        var near = (float[])records[0].Vector.Clone();
+        near[0] += 0.05f;
+        VectorMath.Normalize(near);
+        records.Add(Vectors.Record("s_copy", near));
+        await store.UpsertAsync(records);
+        var collection = (await store.GetCollectionAsync())!;
+        var reference = new HouseStoreReference(store.Backend, store.Location, store.Collection);
+        var search = new SimilaritySearch(store, collection, reference, threshold: 0.2);
+
+        var found = (await search.FindAsync([HouseQuery.From(records[0]), HouseQuery.From(records[5])], 3, Exact(store)));
+        Assert.Equal(2, found.Count);
+        Assert.Equal("s_copy", found[0][0].Id);
+        Assert.DoesNotContain(found[0], m => m.Id == records[0].Id);
+        Assert.Equal(new[] { 1, 2, 3 }, found[0].Select(m => m.Rank));
+        Assert.True(found[0][0].IsDuplicate);
+        Assert.False(found[0][1].IsDuplicate);
+        Assert.Equal(records[40].Path, found[0][0].Path);
+        Assert.Equal(VectorMath.Similarity(VectorMath.L2(records[0].Vector, near)), found[0][0].Similarity, 1e-4);
+        Assert.Same(reference, found[0][0].Store);
+        Assert.Equal(records[0].Path, found[0][0].Query);
+
+        var self = await search.FindAsync([HouseQuery.From(records[0])], 1, Exact(store), includeSelf: true);
+        Assert.Equal(records[0].Id, self[0][0].Id);
+        await Assert.ThrowsAsync<ModelMismatchException>(() =>
+            search.FindAsync([HouseQuery.From(Vectors.Record("x", near, "other"))], 1, Exact(store)));
+        if (!store.Capabilities.Metrics.Contains(DistanceMetric.L1))
+        {
+            var e = await Assert.ThrowsAsync<NotSupportedException>(() =>
+                search.FindAsync([HouseQuery.From(records[0])], 1, new SearchOptions { Metric = DistanceMetric.L1 }));
+            Assert.Contains("L1", e.Message);
+        }
+        else
+        {
+            var l1 = await search.FindAsync([HouseQuery.From(records[5])], 5, new SearchOptions { Metric = DistanceMetric.L1, Exact = true });
+            Assert.Equal(Vectors.BruteForce(records.Where(r => r.Id != records[5].Id), records[5].Vector, 5, DistanceMetric.L1).Select(x => x.Id),
+                l1[0].Select(m => m.Id));
+        }
+    }
+
+    [Fact]
+    public async Task Searching_a_collection_that_does_not_exist_finds_nothing()
+    {
+        var store = Open();
+        var empty = await store.SearchManyAsync([Vectors.RandomUnit(new Random(21)), Vectors.RandomUnit(new Random(22))], 5, Exact(store));
+        Assert.Equal(2, empty.Count);
+        Assert.All(empty, Assert.Empty);
+        Assert.Null(await store.GetCollectionAsync());
+        Assert.Empty(await store.GetManyAsync(["a"]));
+        Assert.Empty(await ReadAll(store));
+        await store.ConnectAsync();
+    }
+
+    [Fact]
+    public async Task The_ingestor_stores_in_batches_and_finishes()
+    {
+        var store = Open();
+        var ingestor = new HouseIngestor(store, batchSize: 7);
+        var records = Vectors.Records("i", Enumerable.Range(0, 30).Select(_ => Vectors.RandomUnit(new Random(23))).ToList());
+        var batches = new List<IngestBatch>();
+        foreach (var record in records)
+        {
+            if (await ingestor.AddAsync(record) is { } batch)
+            {
+                batches.Add(batch);
+            }
+        }
+        Assert.Equal(2, ingestor.Pending);
+        batches.Add((await ingestor.FlushAsync())!);
+        await ingestor.CompleteAsync();
+        Assert.Equal(new[] { 7, 7, 7, 7, 2 }, batches.Select(b => b.Records.Count));
+        Assert.All(batches, b => Assert.True(b.Stored));
+        Assert.Equal(30, ingestor.Stored);
+        Assert.Equal(30, (await store.GetCollectionAsync())!.Count);
+    }
+}
+
+public sealed class LocalStoreContract : HouseStoreContract, IDisposable
+{
+    private readonly string _dir = TestData.NewScratchDirectory();
+
+    protected override string BackendName => "Local";
+
+    protected override IHouseStore OpenStore(string collection) => new LocalStore(Path.Combine(_dir, "houses.db"), collection);
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(_dir, recursive: true);
+    }
+}
+
+[Collection(PostgresCollection.Name)]
+public sealed class PgVectorStoreContract(PostgresFixture server) : HouseStoreContract
+{
+    protected override string BackendName => "PgVector";
+
+    protected override IHouseStore OpenStore(string collection) =>
+        new PgVectorStore(new PgVectorOptions { ConnectionString = server.ConnectionString }, collection);
+}
+
+[Collection(PostgresCollection.Name)]
+public sealed class AlloyDbStoreContract(PostgresFixture server) : HouseStoreContract
+{
+    protected override string BackendName => "AlloyDb";
+
+    protected override IHouseStore OpenStore(string collection) =>
+        new AlloyDbStore(new PgVectorOptions { ConnectionString = server.ConnectionString }, collection);
+}
