@@ -73,6 +73,10 @@ function Invoke-Test {
     $xunitFailed = if ($summary) { [int]$summary.Matches[0].Groups[1].Value } else { 1 }
     $xunitPassed = if ($summary) { [int]$summary.Matches[0].Groups[2].Value } else { 0 }
 
+    # The Milvus contract server the Pester scenarios start (no Milvus runs here; see tests/MilvusContractServer).
+    Invoke-Native dotnet @('build', "$root/tests/MilvusContractServer/MilvusContractServer.csproj", '-c', $Configuration,
+        '-o', "$out/milvus-contract", '--nologo', '-v', 'quiet')
+
     # Pester runs in a fresh pwsh -NoProfile, importing the built module the way a user does.
     $pesterJson = Join-Path $results 'pester.json'
     $pester = Get-PesterModule

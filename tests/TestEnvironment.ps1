@@ -39,3 +39,30 @@ function Stop-Ingest([string] $Arguments, [scriptblock] $Until) {
     $ps.Dispose()
     $result
 }
+
+# The Milvus contract server (a strict fake of Milvus's REST API v2; no Milvus runs here), started as a child process
+# with authentication on. Returns its address and token; Stop-MilvusContract ends it.
+function Start-MilvusContract {
+    $dll = Join-Path $root 'out' 'milvus-contract' 'milvus-contract.dll'
+    if (-not (Test-Path $dll)) {
+        dotnet build (Join-Path $root 'tests' 'MilvusContractServer') -c Release -o (Split-Path $dll) --nologo -v quiet | Out-Null
+        if ($LASTEXITCODE -ne 0) { throw 'Building the Milvus contract server failed.' }
+    }
+    $token = "root:Contract-$([guid]::NewGuid().ToString('N').Substring(0, 12))"
+    $info = [Diagnostics.ProcessStartInfo]::new('dotnet')
+    foreach ($a in $dll, '--token', $token) { $info.ArgumentList.Add($a) }
+    $info.RedirectStandardInput = $true
+    $info.RedirectStandardOutput = $true
+    $info.UseShellExecute = $false
+    $process = [Diagnostics.Process]::Start($info)
+    $uri = $process.StandardOutput.ReadLine()
+    if ($uri -notlike 'http://127.0.0.1:*') { $process.Kill(); throw "The Milvus contract server did not start: '$uri'." }
+    [pscustomobject]@{ Uri = $uri.TrimEnd('/'); Token = $token; Process = $process }
+}
+
+function Stop-MilvusContract($Server) {
+    if ($Server) {
+        $Server.Process.StandardInput.Close()   # it exits at the end of its input
+        if (-not $Server.Process.WaitForExit(5000)) { $Server.Process.Kill() }
+    }
+}
