@@ -14,6 +14,7 @@
         'Get-HouseEmbedding'
         'Add-HouseVector'
         'Find-SimilarHouse'
+        'Find-HouseDuplicate'
         'Compare-HouseImage'
         'Get-HouseCollection'
         'Get-HouseVector'

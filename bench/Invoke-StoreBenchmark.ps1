@@ -83,7 +83,9 @@ the time pulled up to 30 % towards another, plus Gaussian noise of norm 0.15..0.
 re-uploads (a real embedding plus noise of norm 0.05..0.3, none stored); median distance to the 1st / 10th neighbour
 $($r['median_distance_1st']) / $($r['median_distance_10th']). PostgreSQL 15 + pgvector $pgvector on the same machine
 (tools/test-postgres.sh, default settings except ``maintenance_work_mem = $($r['maintenance_work_mem'])`` for the index build).
-Store-level figures (Core's IHouseStore, top $($r['top'])); the cmdlets add embedding the query photo (about 60 ms).
+Ingest rows marked "ingestor" and every query row run the code path of the cmdlets (Core's HouseIngestor with
+Add-HouseVector's batch size, and SimilaritySearch as Find-SimilarHouse uses it, top $($r['top'])); the COPY and
+row-by-row rows compare the PostgreSQL store's two write paths. The cmdlets add embedding the query photo (about 60 ms).
 
 | measure | value |
 |---|---|
@@ -92,9 +94,11 @@ Store-level figures (Core's IHouseStore, top $($r['top'])); the cmdlets add embe
 | ingest, binary COPY + upsert, batches of 1000, the same $('{0:N0}' -f (N 'rowbyrow_rows')) rows as below, median of 3 ($($r['copy_sample_runs'])) | $('{0:N0}' -f (N 'copy_sample_rows_per_s')) rows/s |
 | ingest, one INSERT ... ON CONFLICT per row (prepared, 1000 per transaction), $('{0:N0}' -f (N 'rowbyrow_rows')) rows, median of 3 ($($r['rowbyrow_runs'])); no index, so the rate extrapolates | $('{0:N0}' -f (N 'rowbyrow_rows_per_s')) rows/s |
 | **COPY / row by row**: batches of 1000; of $('{0:N0}' -f (N 'copy_big_batch')); same-size sample | **$('{0:N1}' -f $copyRatio)x**; $('{0:N1}' -f $bigRatio)x; $('{0:N1}' -f $sameRatio)x (floor 10x) |
+| **ingestor** (Add-HouseVector's path: batches of 64, HNSW index maintained as rows arrive), $('{0:N0}' -f (N 'ingestor_rows')) rows | $('{0:N0}' -f (N 'ingestor_rows_per_s')) rows/s |
 | HNSW index build after the load (m $($r['hnsw_m']), ef_construction $($r['hnsw_ef_construction'])) | $($r['hnsw_build_s']) s |
 | PgVector HNSW query, ef_search $($r['hnsw_ef_search']) (the store's default), p50 / p95 | $($r['hnsw_p50_ms']) / $($r['hnsw_p95_ms']) ms |
 | PgVector HNSW query, ef_search 40 (pgvector's default), p50 / p95 | $($r['hnsw40_p50_ms']) / $($r['hnsw40_p95_ms']) ms |
+| PgVector HNSW, $(N 'exact_queries') queries in one batched search (one LATERAL statement) against one per call | $('{0:N0}' -f (N 'hnsw_batched_queries_per_s')) / $('{0:N0}' -f (N 'hnsw_single_queries_per_s')) queries/s |
 | PgVector exact query (-Exact: full scan), p50 / p95 ($($r['exact_queries']) queries) | $($r['exact_p50_ms']) / $($r['exact_p95_ms']) ms |
 | Local (embedded SQLite + in-memory SIMD scan, exact) query, p50 / p95 | $($r['local_p50_ms']) / $($r['local_p95_ms']) ms |
 | Local: first query (loads the $('{0:N0}' -f (N 'vectors')) vectors into memory) | $($r['local_first_query_ms']) ms |

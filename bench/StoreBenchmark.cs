@@ -27,6 +27,7 @@ string work = options.Get("work", Path.Combine(Path.GetTempPath(), $"housesim-st
 string buildMemory = options.Get("maintenance-work-mem", "512MB");
 
 var output = new List<(string Key, string Value)>();
+var searches = new Dictionary<IHouseStore, SimilaritySearch>();
 void Report(string key, object value)
 {
     string text = Convert.ToString(value, CultureInfo.InvariantCulture)!;
@@ -292,11 +293,16 @@ finally
 }
 return 0;
 
-// One Find-SimilarHouse query: the similarity search over the store (self-exclusion, records filled in).
+// One Find-SimilarHouse query: the similarity search over the store (self-exclusion, records filled in), made once per
+// store (in `searches`) as the cmdlet makes it once per command.
 async Task<IReadOnlyList<HouseMatch>> Search(IHouseStore store, float[] query, bool exactSearch = false)
 {
-    var collection = await store.GetCollectionAsync() ?? throw new InvalidOperationException($"{store.Collection} is empty.");
-    var search = new SimilaritySearch(store, collection, new HouseStoreReference(store.Backend, store.Location, store.Collection), 0.8);
+    if (!searches.TryGetValue(store, out var search))
+    {
+        var collection = await store.GetCollectionAsync() ?? throw new InvalidOperationException($"{store.Collection} is empty.");
+        search = searches[store] = new SimilaritySearch(store, collection,
+            new HouseStoreReference(store.Backend, store.Location, store.Collection), 0.8);
+    }
     var found = await search.FindAsync([new HouseQuery("query", "query.jpg", query, modelId)], top,
         new SearchOptions { Exact = exactSearch });
     return found[0];

@@ -707,3 +707,125 @@ Describe 'Milvus: connection, token and faults' {
         }
     }
 }
+
+Describe 'Find-HouseDuplicate on <Backend>' -ForEach @(
+    @{ Backend = 'Local' }
+    @{ Backend = 'PgVector' }
+    @{ Backend = 'AlloyDb' }
+    @{ Backend = 'Milvus' }
+) {
+    BeforeAll {
+        $store = Get-StoreParameters $Backend
+        $name = "${run}_dupes_$($Backend.ToLowerInvariant())"
+        Get-ChildItem $originals, $edits -File | Add-HouseVector @store -Collection $name
+        $groups = Find-HouseDuplicate @store -Collection $name
+        function Leaves($Group) { ($Group.Members | ForEach-Object { Split-Path -Leaf $_.Path } | Sort-Object) -join ',' }
+    }
+
+    AfterAll {
+        Remove-HouseCollection $name @store -Confirm:$false -ErrorAction SilentlyContinue
+    }
+
+    It 'finds each photo with all its edited copies, the byte-identical pair and the re-encoded one, and nothing else' {
+        $groups.Count | Should -Be 5
+        $groups[0].GetType().Name | Should -Be 'HouseDuplicateGroup'
+        ($groups | ForEach-Object Group) -join ',' | Should -Be '1,2,3,4,5'
+        $exact = $groups | Where-Object Kind -eq 'Exact'
+        Leaves $exact | Should -Be '292_frontal.jpg,293_frontal.jpg'
+        $exact.MaxDistance | Should -BeLessThan 1e-3
+        Leaves ($groups | Where-Object { $_.Keeper.Path -like '*_bathroom.jpg' }) | Should -Be '259_bathroom.jpg,296_bathroom.jpg'
+        foreach ($photo in '241_frontal', '242_kitchen', '243_bedroom') {
+            $group = @($groups | Where-Object { ($_.Members.Path | Split-Path -Leaf) -contains "$photo.jpg" })
+            $group.Count | Should -Be 1 -Because "$photo is in one group"
+            $expected = (@("$photo.jpg") + (Get-ChildItem $edits -Filter "$photo.*" | ForEach-Object Name) | Sort-Object) -join ','
+            Leaves $group[0] | Should -Be $expected
+            $group[0].Kind | Should -Be 'Near'
+            $group[0].Pairs.Count | Should -Be (8 * 7 / 2)
+            $group[0].MaxDistance | Should -Be ($group[0].Pairs.Distance | Measure-Object -Maximum).Maximum
+        }
+        # Every photo at most once; the other originals are in no group.
+        $all = $groups.Members.Path
+        ($all | Sort-Object -Unique).Count | Should -Be $all.Count
+        $all.Count | Should -Be (2 + 2 + 3 * 8)
+    }
+
+    It 'suggests a keeper by the -KeepBy rules and says which rule decided' {
+        $frontal = $groups | Where-Object { ($_.Members.Path | Split-Path -Leaf) -contains '241_frontal.jpg' }
+        # Resolution ties among the full-size copies; the PNG is the largest file.
+        $frontal.KeeperReason | Should -BeLike 'FileSize*'
+        Split-Path -Leaf $frontal.Keeper.Path | Should -Be '241_frontal.format.png'
+        $frontal.Keeper.IsKeeper | Should -BeTrue
+        $frontal.Duplicates.Count | Should -Be 7
+        $frontal.Duplicates.IsKeeper | Should -Not -Contain $true
+        $frontal.Members[0].FileSize | Should -Be (Get-Item $frontal.Keeper.Path).Length
+        $short = Find-HouseDuplicate @store -Collection $name -KeepBy ShortestPath |
+            Where-Object { ($_.Members.Path | Split-Path -Leaf) -contains '241_frontal.jpg' }
+        Split-Path -Leaf $short.Keeper.Path | Should -Be '241_frontal.jpg'
+        $short.KeeperReason | Should -BeLike 'ShortestPath*'
+    }
+
+    It '-ExactOnly, -Threshold and -Since narrow the scan' {
+        $exactOnly = @(Find-HouseDuplicate @store -Collection $name -ExactOnly)
+        $exactOnly.Count | Should -Be 1
+        $exactOnly[0].Kind | Should -Be 'Exact'
+        $tight = Find-HouseDuplicate @store -Collection $name -Threshold 0.2
+        $tight.Members.Count | Should -BeLessThan $groups.Members.Count
+        foreach ($group in $tight) {
+            # Each member is within 0.2 of another; the group may still hold farther pairs (a chain), which MaxDistance shows.
+            foreach ($member in $group.Members) {
+                ($group.Pairs | Where-Object { ($_.A -eq $member.Id -or $_.B -eq $member.Id) -and $_.Distance -le 0.2 }) | Should -Not -BeNullOrEmpty
+            }
+        }
+        Find-HouseDuplicate @store -Collection $name -Since (Get-Date).AddHours(1) | Should -BeNullOrEmpty
+        (Find-HouseDuplicate @store -Collection $name -Since (Get-Date).AddHours(-1)).Count | Should -Be 5
+    }
+
+    It 'checks piped photos against the collection without storing them' {
+        $only = "${name}_originals"
+        Get-ChildItem $originals -Filter *.jpg | Add-HouseVector @store -Collection $only
+        try {
+            $found = @(Get-ChildItem $edits -Filter '242_kitchen.*' | Find-HouseDuplicate @store -Collection $only)
+            $found.Count | Should -Be 1
+            Leaves $found[0] | Should -Be ((@('242_kitchen.jpg') + (Get-ChildItem $edits -Filter '242_kitchen.*').Name | Sort-Object) -join ',')
+            ($found[0].Members | Where-Object IsStored).Count | Should -Be 1
+            (Get-HouseCollection $only @store).Count | Should -Be 18
+            # An embedding of a stored photo is that record, not a second copy of it.
+            $self = @(Get-HouseEmbedding (Join-Path $originals '292_frontal.jpg') | Find-HouseDuplicate @store -Collection $only)
+            Leaves $self[0] | Should -Be '292_frontal.jpg,293_frontal.jpg'
+        }
+        finally {
+            Remove-HouseCollection $only @store -Confirm:$false
+        }
+    }
+
+    It 'pipes into Remove-Item -WhatIf and Remove-HouseVector, removing every copy but the keeper where it is stored' {
+        $files = @($groups | Select-Object -ExpandProperty Duplicates)
+        $files | Remove-Item -WhatIf
+        $files | ForEach-Object { Test-Path $_.Path | Should -BeTrue }
+        $files | Remove-HouseVector -Confirm:$false
+        (Get-HouseCollection $name @store).Count | Should -Be (39 - $files.Count)
+        Find-HouseDuplicate @store -Collection $name | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'Find-HouseDuplicate without a collection, with progress' {
+    It '-Path scans a folder alone (nothing stored) and reports progress with a percentage' {
+        $saved = $env:XDG_DATA_HOME
+        $env:XDG_DATA_HOME = Join-Path $saved 'alone'
+        try {
+            $r = Invoke-Isolated -Parameters @{ Samples = $samples } -Script {
+                param($Samples)
+                Find-HouseDuplicate -Path $Samples -Recurse
+                Test-Path (Join-Path $env:XDG_DATA_HOME 'HouseSimilarity')
+            }
+        }
+        finally {
+            $env:XDG_DATA_HOME = $saved
+        }
+        $r.Errors | Should -BeNullOrEmpty
+        ($r.Output | Where-Object { $_ -is [bool] }) | Should -BeFalse -Because 'no store file was made'
+        @($r.Output | Where-Object { $_.GetType().Name -eq 'HouseDuplicateGroup' }).Count | Should -Be 5
+        ($r.Progress | Where-Object PercentComplete -ge 0 | Where-Object PercentComplete -lt 100).Count | Should -BeGreaterThan 0
+        ($r.Progress | Where-Object PercentComplete -eq 100).Count | Should -BeGreaterThan 0
+    }
+}

@@ -65,8 +65,11 @@ public abstract class HouseCmdletBase : PSCmdlet, IDisposable
         return new ErrorRecord(error, id, category, target ?? error.Location);
     }
 
-    /// <summary>Resolves -Path (wildcards) or -LiteralPath to file system paths, reporting each bad one.</summary>
-    protected IEnumerable<string> ResolveFiles(string[]? paths, bool literal)
+    /// <summary>
+    /// Resolves -Path (wildcards) or -LiteralPath to file system paths, reporting each bad one. Folders named by -Path
+    /// are skipped unless <paramref name="folders"/> asks for them.
+    /// </summary>
+    protected IEnumerable<string> ResolveFiles(string[]? paths, bool literal, bool folders = false)
     {
         foreach (string path in paths ?? [])
         {
@@ -101,7 +104,7 @@ public abstract class HouseCmdletBase : PSCmdlet, IDisposable
             }
             foreach (string file in resolved)
             {
-                if (Directory.Exists(file) && !literal)
+                if (Directory.Exists(file) && !literal && !folders)
                 {
                     WriteVerbose($"Skipping directory '{file}'.");
                     continue;

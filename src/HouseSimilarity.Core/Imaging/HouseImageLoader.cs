@@ -38,6 +38,10 @@ public sealed class HouseImageLoader
 {
     public const int InputSize = 224;
 
+    /// <summary>The file extensions of the formats it reads, for picking photos out of a folder.</summary>
+    public static readonly IReadOnlyList<string> Extensions =
+        [".jpg", ".jpeg", ".jfif", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".tga", ".pbm", ".ppm", ".pgm"];
+
     private readonly Configuration _configuration;
     private readonly ImageLimits _limits;
 

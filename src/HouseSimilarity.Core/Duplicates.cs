@@ -1,0 +1,78 @@
+using HouseSimilarity.Stores;
+
+namespace HouseSimilarity;
+
+/// <summary>Exact: every member has the same bytes (SHA-256). Near: the same photo re-encoded, resized, cropped, edited.</summary>
+public enum DuplicateKind
+{
+    Exact,
+    Near,
+}
+
+/// <summary>One rule of the keeper policy (-KeepBy), tried in order until one tells the members apart.</summary>
+public enum KeeperRule
+{
+    /// <summary>The most pixels.</summary>
+    Resolution,
+    /// <summary>The largest file (the least recompressed).</summary>
+    FileSize,
+    /// <summary>Added to the collection first.</summary>
+    Oldest,
+    /// <summary>Added to the collection last.</summary>
+    Newest,
+    /// <summary>The shortest path (the copy nearest the top of the tree).</summary>
+    ShortestPath,
+}
+
+/// <summary>A photo in a duplicate group.</summary>
+public sealed class HouseDuplicateMember
+{
+    public string Id { get; init; } = "";
+    public string Path { get; init; } = "";
+    public string Sha256 { get; init; } = "";
+    public int Width { get; init; }
+    public int Height { get; init; }
+    /// <summary>Bytes on disk, or null when the file is not there (any more).</summary>
+    public long? FileSize { get; init; }
+    /// <summary>When it was added to the collection; null for a photo that was only checked, not stored.</summary>
+    public DateTime? AddedUtc { get; init; }
+    public bool IsKeeper { get; internal set; }
+    /// <summary>L2 distance to the group's keeper (0 for the keeper).</summary>
+    public double DistanceToKeeper { get; internal set; }
+    /// <summary>Whether the photo is stored in the collection (false: a photo given to check, not stored).</summary>
+    public bool IsStored { get; init; }
+    public string Collection { get; init; } = "";
+    /// <summary>The store the photo is in; Remove-HouseVector acts there.</summary>
+    public HouseStoreReference? Store { get; init; }
+
+    public string Resolution => $"{Width}x{Height}";
+
+    public override string ToString() => Path;
+}
+
+/// <summary>Two members of a group and their distance.</summary>
+public sealed record HouseDuplicatePair(string A, string B, double Distance, bool SameBytes);
+
+/// <summary>Photos that are copies of one another: a connected component of the duplicate pairs.</summary>
+public sealed class HouseDuplicateGroup
+{
+    public int Group { get; init; }
+    public DuplicateKind Kind { get; init; }
+    public int Count => Members.Count;
+    public HouseDuplicateMember Keeper { get; init; } = null!;
+    /// <summary>Which keeper rule decided, and how.</summary>
+    public string KeeperReason { get; init; } = "";
+    /// <summary>Every member, the keeper first, then by distance to it.</summary>
+    public IReadOnlyList<HouseDuplicateMember> Members { get; init; } = [];
+    /// <summary>Every member but the keeper: what a clean-up removes.</summary>
+    public IReadOnlyList<HouseDuplicateMember> Duplicates => Members.Where(m => !m.IsKeeper).ToList();
+    /// <summary>The distances between members (every pair for groups of up to 64 members, else the pairs found).</summary>
+    public IReadOnlyList<HouseDuplicatePair> Pairs { get; init; } = [];
+    /// <summary>The largest distance between two members: a chain of near matches shows here.</summary>
+    public double MaxDistance { get; init; }
+    public double Threshold { get; init; }
+    public string Collection { get; init; } = "";
+    public HouseStoreReference? Store { get; init; }
+
+    public override string ToString() => $"{Kind} group {Group}: {Keeper.Path} and {Count - 1} more";
+}

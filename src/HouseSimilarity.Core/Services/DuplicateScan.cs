@@ -1,0 +1,341 @@
+using HouseSimilarity.Stores;
+
+namespace HouseSimilarity.Services;
+
+/// <summary>How a duplicate scan runs.</summary>
+public sealed record DuplicateScanOptions
+{
+    /// <summary>L2 distance at or below which two photos are duplicates.</summary>
+    public required double Threshold { get; init; }
+    /// <summary>Only byte-identical photos (same SHA-256); no vector search.</summary>
+    public bool ExactOnly { get; init; }
+    /// <summary>Check only the photos added since then against the whole collection; null: every photo.</summary>
+    public DateTime? Since { get; init; }
+    /// <summary>The keeper policy, tried in order.</summary>
+    public IReadOnlyList<KeeperRule> KeepBy { get; init; } = DuplicateScan.DefaultKeepBy;
+    /// <summary>Neighbours asked per photo at first; photos whose neighbours are all duplicates are asked again for more.</summary>
+    public int Neighbours { get; init; } = 16;
+    /// <summary>Query photos per batched search.</summary>
+    public int BatchSize { get; init; } = 256;
+}
+
+/// <summary>How far a scan is: query photos searched of the total.</summary>
+public readonly record struct DuplicateScanProgress(long Done, long Total);
+
+/// <summary>
+/// Finds the duplicate groups of a collection: every photo's neighbours within the threshold from the store's batched
+/// k-nearest search (on the embedded store an exact blocked pass; on servers k-nearest queries in batches), plus the
+/// byte-identical photos, merged into connected components with union-find. Photos given to check (not stored) are
+/// searched against the collection and among themselves. Nothing is written.
+/// </summary>
+public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
+{
+    public static readonly IReadOnlyList<KeeperRule> DefaultKeepBy = [KeeperRule.Resolution, KeeperRule.FileSize, KeeperRule.Oldest];
+
+    /// <summary>Groups this large list only the pairs found, not all of their member pairs.</summary>
+    public const int AllPairsLimit = 64;
+
+    private readonly Dictionary<string, Node> _nodes = new(StringComparer.Ordinal);
+    private readonly List<Node> _byIndex = [];
+    private readonly List<(int A, int B, double Distance)> _edges = [];
+    private List<HouseDuplicateGroup> _groups = [];
+
+    public IReadOnlyList<HouseDuplicateGroup> Groups => _groups;
+
+    /// <summary>A photo of the scan: a stored record (without its vector) or a photo given to check.</summary>
+    private sealed class Node(int index, string id, string path, string sha, int width, int height, DateTime? added, float[]? vector)
+    {
+        public int Index { get; } = index;
+        public int Parent { get; set; } = index;
+        public string Id { get; } = id;
+        public string Path { get; } = path;
+        public string Sha { get; } = sha;
+        public int Width { get; } = width;
+        public int Height { get; } = height;
+        public DateTime? Added { get; } = added;
+        /// <summary>Only photos given to check keep their vector; stored ones are read again for their group.</summary>
+        public float[]? Vector { get; } = vector;
+        public bool Stored => Vector is null;
+    }
+
+    /// <summary>
+    /// Runs the scan, yielding progress as photos are read and searched; <see cref="Groups"/> holds the result once it
+    /// ends. <paramref name="probes"/>: photos to check against the collection (and one another) instead of the whole
+    /// collection. <paramref name="total"/>: the collection's size, for the progress.
+    /// </summary>
+    public async IAsyncEnumerable<DuplicateScanProgress> RunAsync(DuplicateScanOptions options, long total,
+        IReadOnlyList<HouseEmbedding>? probes = null,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var found = new List<(string A, string B, double Distance)>();
+        var batch = new List<(string Id, float[] Vector)>(options.BatchSize);
+        bool searchStored = !options.ExactOnly && probes is null;
+        total = probes is null ? total : total + probes.Count;
+        long done = 0;
+        yield return new DuplicateScanProgress(0, total);
+
+        // 1. Every stored photo, streamed: its metadata is kept, its vector only until its batch is searched.
+        await foreach (var record in store.ReadAllAsync(cancellationToken))
+        {
+            Add(record.Id, record.Path, record.Sha256, record.Width, record.Height, record.AddedUtc, null);
+            if (searchStored && (options.Since is not { } since || record.AddedUtc >= since))
+            {
+                batch.Add((record.Id, record.Vector));
+            }
+            if (batch.Count >= options.BatchSize)
+            {
+                found.AddRange(await SearchAsync(batch, options, cancellationToken));
+                batch.Clear();
+            }
+            if (++done % options.BatchSize == 0)
+            {
+                yield return new DuplicateScanProgress(done, Math.Max(total, done));
+            }
+        }
+        // A photo to check that is stored already (same Id) is that record; the others are new nodes.
+        var checkedIds = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var probe in probes ?? [])
+        {
+            string id = _nodes.ContainsKey(probe.Id) ? probe.Id : ProbeId(probe);
+            if (!checkedIds.Add(id))
+            {
+                continue;
+            }
+            if (id != probe.Id)
+            {
+                Add(id, probe.Path, probe.Sha256, probe.Width, probe.Height, null, probe.Vector);
+            }
+            if (!options.ExactOnly)
+            {
+                batch.Add((id, probe.Vector));
+            }
+            if (batch.Count >= options.BatchSize)
+            {
+                found.AddRange(await SearchAsync(batch, options, cancellationToken));
+                batch.Clear();
+                yield return new DuplicateScanProgress(done += options.BatchSize, total);
+            }
+        }
+        found.AddRange(await SearchAsync(batch, options, cancellationToken));
+        yield return new DuplicateScanProgress(total, total);
+
+        foreach (var (a, b, d) in found)
+        {
+            // A photo added while the scan ran is not part of it.
+            if (_nodes.TryGetValue(a, out var na) && _nodes.TryGetValue(b, out var nb))
+            {
+                Union(na, nb, d);
+            }
+        }
+
+        // 2. Byte-identical photos (when checking some photos: only groups that hold one of them).
+        bool checking = probes is not null || options.Since is not null;
+        bool IsQuery(Node n) => probes is not null ? checkedIds.Contains(n.Id) : options.Since is not { } since || n.Added >= since;
+        foreach (var same in _byIndex.Where(n => n.Sha.Length > 0).GroupBy(n => n.Sha).Where(g => g.Count() > 1))
+        {
+            var members = same.ToList();
+            for (int i = 1; (!checking || members.Any(IsQuery)) && i < members.Count; i++)
+            {
+                Union(members[0], members[i], 0);
+            }
+        }
+
+        // 3. Photos given to check that are not stored, among themselves (the store does not know them).
+        if (probes is not null && !options.ExactOnly)
+        {
+            var given = _byIndex.Where(n => !n.Stored).ToList();
+            for (int a = 0; a < given.Count; a++)
+            {
+                for (int b = a + 1; b < given.Count; b++)
+                {
+                    double d = VectorMath.L2(given[a].Vector, given[b].Vector);
+                    if (d <= options.Threshold)
+                    {
+                        Union(given[a], given[b], d);
+                    }
+                }
+            }
+        }
+
+        // 4. Connected components of two or more photos become groups.
+        _groups = await BuildGroupsAsync(options, cancellationToken);
+    }
+
+    private static string ProbeId(HouseEmbedding probe) => "\u0000probe:" + probe.Path;
+
+    private void Add(string id, string path, string sha, int width, int height, DateTime? added, float[]? vector)
+    {
+        var node = new Node(_byIndex.Count, id, path, sha, width, height, added, vector);
+        _nodes[id] = node;
+        _byIndex.Add(node);
+    }
+
+    /// <summary>The duplicate pairs of a batch of query photos: their neighbours within the threshold.</summary>
+    private async Task<List<(string A, string B, double Distance)>> SearchAsync(List<(string Id, float[] Vector)> batch,
+        DuplicateScanOptions options, CancellationToken ct)
+    {
+        var pairs = new List<(string, string, double)>();
+        var pending = batch.ToList();
+        int k = Math.Min(options.Neighbours, store.Capabilities.MaxK);
+        var search = new SearchOptions { MaxDistance = options.Threshold, Exact = store.Capabilities.ExactSearch };
+        while (pending.Count > 0)
+        {
+            var found = await store.SearchManyAsync(pending.Select(p => p.Vector).ToList(), k, search, ct);
+            var again = new List<(string Id, float[] Vector)>();
+            for (int q = 0; q < pending.Count; q++)
+            {
+                foreach (var neighbour in found[q])
+                {
+                    if (neighbour.Id != pending[q].Id)
+                    {
+                        pairs.Add((pending[q].Id, neighbour.Id, neighbour.Distance));
+                    }
+                }
+                // Every neighbour asked for was a duplicate: there may be more.
+                if (found[q].Count >= k && k < store.Capabilities.MaxK)
+                {
+                    again.Add(pending[q]);
+                }
+            }
+            pending = again;
+            k = (int)Math.Min(4L * k, store.Capabilities.MaxK);
+        }
+        return pairs;
+    }
+
+    private int Find(int i)
+    {
+        while (_byIndex[i].Parent != i)
+        {
+            _byIndex[i].Parent = _byIndex[_byIndex[i].Parent].Parent;
+            i = _byIndex[i].Parent;
+        }
+        return i;
+    }
+
+    private void Union(Node a, Node b, double distance)
+    {
+        _edges.Add((a.Index, b.Index, distance));
+        int ra = Find(a.Index), rb = Find(b.Index);
+        if (ra != rb)
+        {
+            _byIndex[Math.Max(ra, rb)].Parent = Math.Min(ra, rb);
+        }
+    }
+
+    private async Task<List<HouseDuplicateGroup>> BuildGroupsAsync(DuplicateScanOptions options, CancellationToken ct)
+    {
+        var components = _byIndex.GroupBy(n => Find(n.Index)).Where(g => g.Count() > 1).Select(g => g.ToList()).ToList();
+        var edgesByRoot = _edges.GroupBy(e => Find(e.A)).ToDictionary(g => g.Key, g => g.ToList());
+        var groups = new List<HouseDuplicateGroup>(components.Count);
+        foreach (var members in components)
+        {
+            ct.ThrowIfCancellationRequested();
+            var vectors = (await store.GetManyAsync(members.Where(n => n.Stored).Select(n => n.Id).ToList(), ct))
+                .ToDictionary(r => r.Id, r => r.Vector, StringComparer.Ordinal);
+            float[]? VectorOf(Node n) => n.Vector ?? vectors.GetValueOrDefault(n.Id);
+            var pairs = new List<HouseDuplicatePair>();
+            if (members.Count <= AllPairsLimit)
+            {
+                for (int a = 0; a < members.Count; a++)
+                {
+                    for (int b = a + 1; b < members.Count; b++)
+                    {
+                        pairs.Add(Pair(members[a], members[b], VectorOf(members[a]), VectorOf(members[b])));
+                    }
+                }
+            }
+            else
+            {
+                foreach (var (a, b, d) in edgesByRoot[Find(members[0].Index)].DistinctBy(e => (Math.Min(e.A, e.B), Math.Max(e.A, e.B))))
+                {
+                    pairs.Add(new HouseDuplicatePair(_byIndex[a].Id, _byIndex[b].Id, d, _byIndex[a].Sha == _byIndex[b].Sha && _byIndex[a].Sha.Length > 0));
+                }
+            }
+            var (keeper, reason) = ChooseKeeper(members, options.KeepBy);
+            var keeperVector = VectorOf(keeper);
+            var memberObjects = members
+                .Select(n => new HouseDuplicateMember
+                {
+                    Id = n.Stored ? n.Id : n.Path, Path = n.Path, Sha256 = n.Sha, Width = n.Width, Height = n.Height,
+                    FileSize = FileSize(n.Path), AddedUtc = n.Added, IsStored = n.Stored, IsKeeper = n == keeper,
+                    DistanceToKeeper = n == keeper || keeperVector is null || VectorOf(n) is not { } v ? 0 : VectorMath.L2(keeperVector, v),
+                    Collection = n.Stored ? source.Collection : "", Store = n.Stored ? source : null,
+                })
+                .OrderBy(m => !m.IsKeeper).ThenBy(m => m.DistanceToKeeper).ThenBy(m => m.Path, StringComparer.Ordinal)
+                .ToList();
+            bool exact = members.All(n => n.Sha.Length > 0 && n.Sha == members[0].Sha);
+            groups.Add(new HouseDuplicateGroup
+            {
+                Kind = exact ? DuplicateKind.Exact : DuplicateKind.Near, Keeper = memberObjects[0], KeeperReason = reason,
+                Members = memberObjects, Pairs = pairs, MaxDistance = pairs.Count == 0 ? 0 : pairs.Max(p => p.Distance),
+                Threshold = options.Threshold, Collection = source.Collection, Store = source,
+            });
+        }
+        // Exact groups first, then the tightest; numbered in that order.
+        return groups.OrderBy(g => g.Kind).ThenBy(g => g.MaxDistance).ThenBy(g => g.Keeper.Path, StringComparer.Ordinal)
+            .Select((g, i) => new HouseDuplicateGroup
+            {
+                Group = i + 1, Kind = g.Kind, Keeper = g.Keeper, KeeperReason = g.KeeperReason, Members = g.Members, Pairs = g.Pairs,
+                MaxDistance = g.MaxDistance, Threshold = g.Threshold, Collection = g.Collection, Store = g.Store,
+            })
+            .ToList();
+    }
+
+    private static HouseDuplicatePair Pair(Node a, Node b, float[]? va, float[]? vb) =>
+        new(a.Stored ? a.Id : a.Path, b.Stored ? b.Id : b.Path, va is null || vb is null ? double.NaN : VectorMath.L2(va, vb),
+            a.Sha.Length > 0 && a.Sha == b.Sha);
+
+    private static long? FileSize(string path)
+    {
+        try
+        {
+            var file = new FileInfo(path);
+            return file.Exists ? file.Length : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The keeper: the first rule that leaves one best member decides; the last tie goes to the smallest Id.</summary>
+    private static (Node Keeper, string Reason) ChooseKeeper(List<Node> members, IReadOnlyList<KeeperRule> rules)
+    {
+        IEnumerable<Node> candidates = members;
+        foreach (var rule in rules)
+        {
+            var scored = candidates.Select(n => (Node: n, Score: Score(n, rule))).ToList();
+            double best = scored.Max(s => s.Score);
+            var top = scored.Where(s => s.Score == best).Select(s => s.Node).ToList();
+            if (top.Count == 1)
+            {
+                return (top[0], Describe(rule, top[0]));
+            }
+            candidates = top;
+        }
+        var first = candidates.OrderBy(n => n.Id, StringComparer.Ordinal).First();
+        return (first, $"all tie on {string.Join(", ", rules)}: the first by Id");
+    }
+
+    // Higher is better; a missing value ranks last.
+    private static double Score(Node n, KeeperRule rule) => rule switch
+    {
+        KeeperRule.Resolution => (double)n.Width * n.Height,
+        KeeperRule.FileSize => FileSize(n.Path) ?? -1,
+        KeeperRule.Oldest => n.Added is { } a ? -a.Ticks : double.MinValue,
+        KeeperRule.Newest => n.Added is { } a ? a.Ticks : double.MinValue,
+        KeeperRule.ShortestPath => -n.Path.Length,
+        _ => 0,
+    };
+
+    private static string Describe(KeeperRule rule, Node n) => rule switch
+    {
+        KeeperRule.Resolution => $"Resolution: the most pixels ({n.Width}x{n.Height})",
+        KeeperRule.FileSize => $"FileSize: the largest file ({FileSize(n.Path):N0} bytes)",
+        KeeperRule.Oldest => $"Oldest: added first ({n.Added:u})",
+        KeeperRule.Newest => $"Newest: added last ({n.Added:u})",
+        KeeperRule.ShortestPath => $"ShortestPath: the shortest path ({n.Path.Length} characters)",
+        _ => rule.ToString(),
+    };
+}
