@@ -262,6 +262,55 @@ public abstract class HouseStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_duplicate_scan_finds_the_connected_groups_of_near_copies_and_identical_bytes()
+    {
+        var store = Open();
+        var random = new Random(31);
+        var records = new List<HouseEmbedding>();
+        // Three photos with 2..30 near copies each (more than the 16 neighbours asked at first), and 100 unrelated photos.
+        int[] sizes = [3, 6, 31];
+        for (int g = 0; g < sizes.Length; g++)
+        {
+            var center = Vectors.RandomUnit(random);
+            for (int c = 0; c < sizes[g]; c++)
+            {
+                var copy = Vectors.Perturb(center, random, 0.05);
+                records.Add(Vectors.Record($"g{g}_{c:D2}", copy));
+            }
+        }
+        records.AddRange(Vectors.Records("u", Enumerable.Range(0, 100).Select(_ => Vectors.RandomUnit(random)).ToList()));
+        // Two unrelated-looking vectors with the same bytes behind them (an exact copy re-embedded differently never
+        // happens, but the scan must trust the hash).
+        records[^1].Sha256 = records[^2].Sha256 = new string('a', 64);
+        await store.UpsertAsync(records);
+
+        var scan = new DuplicateScan(store, new HouseStoreReference(store.Backend, store.Location, store.Collection));
+        var steps = new List<DuplicateScanProgress>();
+        await foreach (var step in scan.RunAsync(new DuplicateScanOptions { Threshold = 0.3, BatchSize = 50 }, records.Count))
+        {
+            steps.Add(step);
+        }
+        Assert.Equal(records.Count, steps[^1].Done);
+        Assert.True(steps.Count > 3);
+        var groups = scan.Groups;
+        Assert.Equal(4, groups.Count);
+        Assert.Equal(DuplicateKind.Exact, groups[0].Kind);
+        Assert.Equal(new[] { records[^2].Id, records[^1].Id }.Order(), groups[0].Members.Select(m => m.Id).Order());
+        Assert.Equal(new[] { 3, 6, 31 }, groups.Skip(1).Select(g => g.Count).Order());
+        foreach (var group in groups.Skip(1))
+        {
+            string prefix = group.Keeper.Id[..3];
+            Assert.All(group.Members, m => Assert.StartsWith(prefix, m.Id));
+            Assert.Equal(group.Count * (group.Count - 1) / 2, group.Pairs.Count);
+            Assert.Equal(group.Pairs.Max(p => p.Distance), group.MaxDistance, 1e-9);
+            Assert.Equal(group.Count - 1, group.Duplicates.Count);
+            // Same size, no files, one batch: every rule ties and the first Id is kept.
+            Assert.StartsWith("all tie on Resolution, FileSize, Oldest", group.KeeperReason);
+            Assert.Equal(group.Members.Select(m => m.Id).Order(StringComparer.Ordinal).First(), group.Keeper.Id);
+        }
+    }
+
+    [Fact]
     public async Task Searching_a_collection_that_does_not_exist_finds_nothing()
     {
         var store = Open();

@@ -133,6 +133,16 @@ internal static class Vectors
         return result;
     }
 
+    /// <summary><paramref name="v"/> plus Gaussian noise of L2 norm <paramref name="radius"/>, renormalised: a near copy.</summary>
+    public static float[] Perturb(float[] v, Random random, double radius)
+    {
+        var noise = Enumerable.Range(0, v.Length).Select(_ => Gaussian(random)).ToArray();
+        double norm = Math.Sqrt(noise.Sum(x => x * x));
+        var result = v.Select((x, i) => (float)(x + noise[i] * radius / norm)).ToArray();
+        VectorMath.Normalize(result);
+        return result;
+    }
+
     private static double Gaussian(Random random) =>
         Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
 
