@@ -15,6 +15,7 @@
         'Add-HouseVector'
         'Find-SimilarHouse'
         'Find-HouseDuplicate'
+        'Export-HouseDuplicateReport'
         'Compare-HouseImage'
         'Get-HouseCollection'
         'Get-HouseVector'

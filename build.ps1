@@ -65,6 +65,11 @@ function Invoke-Test {
     $results = Join-Path $out 'test-results'
     New-Item -ItemType Directory -Force $results | Out-Null
     Start-TestPostgres
+    # A real headless Chromium for the report tests (Debian's packages, installed once).
+    if ($IsLinux) {
+        & bash "$root/tools/test-browser.sh" | Out-Null
+        if ($LASTEXITCODE -ne 0) { throw 'tools/test-browser.sh failed.' }
+    }
 
     $xunitLog = Join-Path $results 'xunit.log'
     dotnet test "$root/tests/HouseSimilarity.Core.Tests/HouseSimilarity.Core.Tests.csproj" -c $Configuration --nologo 2>&1 |

@@ -73,6 +73,27 @@ public sealed class HouseDuplicateGroup
     public double Threshold { get; init; }
     public string Collection { get; init; } = "";
     public HouseStoreReference? Store { get; init; }
+    /// <summary>The scan the group came from (shared by all its groups).</summary>
+    public HouseDuplicateScanSummary? Scan { get; init; }
 
     public override string ToString() => $"{Kind} group {Group}: {Keeper.Path} and {Count - 1} more";
+}
+
+/// <summary>What a duplicate scan looked at: the photos searched and how far each one's nearest neighbour was.</summary>
+public sealed class HouseDuplicateScanSummary
+{
+    public const double BinWidth = 0.02;
+
+    public string Collection { get; init; } = "";
+    public HouseStoreReference? Store { get; init; }
+    /// <summary>Photos in the scan (stored and checked).</summary>
+    public long Photos { get; init; }
+    public int Groups { get; init; }
+    public double Threshold { get; init; }
+    public DateTime ScannedUtc { get; init; }
+    /// <summary>
+    /// How many searched photos have their nearest other photo at each distance, in bins of <see cref="BinWidth"/> from 0
+    /// to 2: duplicates sit left of the threshold, merely similar houses right of it.
+    /// </summary>
+    public IReadOnlyList<long> NearestDistanceCounts { get; init; } = [];
 }

@@ -35,6 +35,10 @@ return args.FirstOrDefault() switch
     "bench-inference" => BenchInference.Run(data, Arg("--model", Path.Combine("out", "HouseSimilarity", "bin", "models", HouseEmbedder.ModelFileName)),
         models, int.Parse(Arg("--count", "1200"))),
     "quality" => QualityBenchmark.Command(Arg("--out", ""), () => { using var e = new HouseEmbedder(Path.Combine(models, HouseEmbedder.ModelFileName)); return QualityBenchmark.Run(data, int.Parse(Arg("--first", "241")), int.Parse(Arg("--last", "300")), p => e.Embed(p).Vector, e.Model.DuplicateThreshold, e.Model.Id); }),
+    "calibrate" => CalibrateDuplicates.Run(data, models, Arg("--out", Path.Combine("models", DuplicateCalibration.FileName)),
+        int.Parse(Arg("--first", "241"), CultureInfo.InvariantCulture), int.Parse(Arg("--last", "300"), CultureInfo.InvariantCulture),
+        Arg("--prior", "") is { Length: > 0 } prior ? double.Parse(prior, CultureInfo.InvariantCulture) : null,
+        Arg("--vectors", "") is { Length: > 0 } vectors ? vectors : null),
     "make-help" => HelpBuilder.Run(Arg("--docs", "docs"), Arg("--out", Path.Combine("out", "HouseSimilarity", "en-US", "HouseSimilarity.dll-Help.xml")),
         Arg("--assembly", ""), Arg("--manifest", "")),
     _ => Usage(),
@@ -59,6 +63,8 @@ static int Usage()
           make-samples  --data <samples> --out <dir>         copy the sample photos and write edited copies
           bench-inference --data <photos> --model <house.onnx> [--count N]  bare inference throughput (decoded photos in memory)
           quality       --data <photos> [--first 241 --last 300] [--out file.md]   retrieval-quality benchmark (markdown table)
+          calibrate     --data <photos> --models <dir of house.onnx> --out models/calibration.json [--first 241 --last 300]
+                        [--prior p] [--vectors cache.bin]   P(duplicate | distance) and the false pair rate by distance (markdown tables)
           make-help     --docs <docs dir> --out <module>/en-US/HouseSimilarity.dll-Help.xml [--assembly <dll>] [--manifest <psd1>]
                         MAML help from docs/<Cmdlet>.md and the cmdlets' metadata (default: <module>/bin, <module>/*.psd1)
         """);

@@ -36,6 +36,17 @@ internal static class QualityBenchmark
     /// <param name="name">The model's name for the report header.</param>
     public static QualityReport Run(string photos, int firstHouse, int lastHouse, Func<string, float[]> embed, double threshold, string name)
     {
+        BatteryVectors v = EmbedBattery(photos, firstHouse, lastHouse, embed);
+        return Score(v.Files, v.Group, v.Battery, v.Jobs, v.Originals, v.Edited, firstHouse, lastHouse, threshold, name);
+    }
+
+    /// <summary>
+    /// The originals of houses <paramref name="firstHouse"/>..<paramref name="lastHouse"/> in <paramref name="photos"/> and every
+    /// <see cref="ImageEdits.Battery"/> edit of each, embedded by <paramref name="embed"/> (edited copies are written to a temporary
+    /// folder, embedded and deleted). Shared by the quality benchmark and the duplicate calibration.
+    /// </summary>
+    public static BatteryVectors EmbedBattery(string photos, int firstHouse, int lastHouse, Func<string, float[]> embed)
+    {
         ArgumentNullException.ThrowIfNull(embed);
         string[] files = DevPhotos.List(photos, firstHouse, lastHouse);
         if (files.Length < 2) throw new InvalidOperationException($"Need at least 2 photos of houses {firstHouse}..{lastHouse} in {photos}.");
@@ -69,18 +80,15 @@ internal static class QualityBenchmark
         {
             Directory.Delete(temp, recursive: true);
         }
-
-        return Score(files, group, battery, jobs, originals, edited, firstHouse, lastHouse, threshold, name);
+        return new BatteryVectors(files, group, battery, jobs, originals, edited);
     }
 
-    internal static QualityReport Score(string[] files, int[] group, IReadOnlyList<ImageEdit> battery, (int Original, int Edit)[] jobs,
-        float[][] originals, float[][] edited, int firstHouse, int lastHouse, double threshold, string name)
+    /// <summary>L2 distances of every edited copy to every original (one row per copy) and of the originals to each other.</summary>
+    public static (double[][] EditDistance, double[,] OriginalDistance) Distances(float[][] originals, float[][] edited)
     {
-        int n = files.Length, editCount = battery.Count;
-
-        // Distances: every edit against every original, originals against each other.
-        var editDistance = new double[jobs.Length][];
-        Parallel.For(0, jobs.Length, e =>
+        int n = originals.Length;
+        var editDistance = new double[edited.Length][];
+        Parallel.For(0, edited.Length, e =>
         {
             var row = new double[n];
             for (int o = 0; o < n; o++) row[o] = VectorMath.L2(edited[e], originals[o]);
@@ -91,12 +99,23 @@ internal static class QualityBenchmark
         {
             for (int b = a + 1; b < n; b++) originalDistance[a, b] = originalDistance[b, a] = VectorMath.L2(originals[a], originals[b]);
         }
+        return (editDistance, originalDistance);
+    }
 
-        // The pair set: distance, positive, edit index (-1 for original-original).
+    /// <summary>
+    /// The benchmark's pair set: every edited copy against every original, then the originals against each other (a &lt; b).
+    /// A pair is positive when both photos are in one <paramref name="group"/> (a copy and its source, identical or listed
+    /// re-encoded originals); <see cref="BatteryPairs.EditOf"/> is the edit index, -1 for two originals.
+    /// </summary>
+    public static BatteryPairs Pairs(int[] group, (int Original, int Edit)[] jobs, double[][] editDistance, double[,] originalDistance)
+    {
+        int n = group.Length;
         int pairCount = jobs.Length * n + n * (n - 1) / 2;
         var distance = new double[pairCount];
         var positive = new bool[pairCount];
         var editOf = new short[pairCount];
+        var first = new int[pairCount];
+        var second = new int[pairCount];
         int p = 0;
         for (int e = 0; e < jobs.Length; e++)
         {
@@ -106,6 +125,8 @@ internal static class QualityBenchmark
                 distance[p] = editDistance[e][o];
                 positive[p] = group[o] == source;
                 editOf[p] = (short)jobs[e].Edit;
+                first[p] = jobs[e].Original;
+                second[p] = o;
             }
         }
         for (int a = 0; a < n; a++)
@@ -115,8 +136,25 @@ internal static class QualityBenchmark
                 distance[p] = originalDistance[a, b];
                 positive[p] = group[a] == group[b];
                 editOf[p] = -1;
+                first[p] = a;
+                second[p] = b;
             }
         }
+        return new BatteryPairs(distance, positive, editOf, first, second);
+    }
+
+    internal static QualityReport Score(string[] files, int[] group, IReadOnlyList<ImageEdit> battery, (int Original, int Edit)[] jobs,
+        float[][] originals, float[][] edited, int firstHouse, int lastHouse, double threshold, string name)
+    {
+        int n = files.Length, editCount = battery.Count;
+
+        // Distances: every edit against every original, originals against each other; the pair set.
+        var (editDistance, originalDistance) = Distances(originals, edited);
+        BatteryPairs pairs = Pairs(group, jobs, editDistance, originalDistance);
+        double[] distance = pairs.Distance;
+        bool[] positive = pairs.Positive;
+        short[] editOf = pairs.EditOf;
+        int pairCount = distance.Length;
         var order = Enumerable.Range(0, pairCount).ToArray();
         Array.Sort((double[])distance.Clone(), order);
 
@@ -258,6 +296,19 @@ internal static class QualityBenchmark
         int hi = Math.Min(lo + 1, sorted.Count - 1);
         return sorted[lo] + (h - lo) * (sorted[hi] - sorted[lo]);
     }
+}
+
+/// <summary>Vectors of originals and of their battery edits: edited copy i is edit <c>Jobs[i].Edit</c> of original <c>Jobs[i].Original</c>.</summary>
+public sealed record BatteryVectors(string[] Files, int[] Group, IReadOnlyList<ImageEdit> Battery, (int Original, int Edit)[] Jobs,
+    float[][] Originals, float[][] Edited);
+
+/// <summary>
+/// Pairs of photos and their L2 distance: <see cref="First"/> is the original an edited copy was made from (or the first of two
+/// originals), <see cref="Second"/> the original it is compared with; <see cref="EditOf"/> the edit index, -1 for two originals.
+/// </summary>
+public sealed record BatteryPairs(double[] Distance, bool[] Positive, short[] EditOf, int[] First, int[] Second)
+{
+    public int Count => Distance.Length;
 }
 
 /// <summary>One row of the benchmark: all edits together, or one edit label.</summary>

@@ -93,6 +93,24 @@ public sealed class HouseImageLoader
         }
     }
 
+    /// <summary>A small JPEG of the photo (EXIF orientation applied, at most <paramref name="maxSide"/> pixels a side), for reports.</summary>
+    public byte[] Thumbnail(string path, int maxSide)
+    {
+        var (bytes, length) = ReadBytes(path);
+        try
+        {
+            using var image = Decode(path, new ArraySegment<byte>(bytes, 0, length));
+            image.Mutate(x => x.AutoOrient().Resize(new ResizeOptions { Size = new Size(maxSide, maxSide), Mode = ResizeMode.Max }));
+            using var output = new MemoryStream();
+            image.SaveAsJpeg(output, new JpegEncoder { Quality = 70 });
+            return output.ToArray();
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(bytes);
+        }
+    }
+
     private (byte[] Buffer, int Length) ReadBytes(string path)
     {
         try

@@ -38,9 +38,13 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
     private readonly Dictionary<string, Node> _nodes = new(StringComparer.Ordinal);
     private readonly List<Node> _byIndex = [];
     private readonly List<(int A, int B, double Distance)> _edges = [];
+    private readonly long[] _nearest = new long[(int)Math.Ceiling(2 / HouseDuplicateScanSummary.BinWidth) + 1];
     private List<HouseDuplicateGroup> _groups = [];
 
     public IReadOnlyList<HouseDuplicateGroup> Groups => _groups;
+
+    /// <summary>How many searched photos have their nearest other photo in each distance bin (see <see cref="HouseDuplicateScanSummary"/>).</summary>
+    public IReadOnlyList<long> NearestDistanceCounts => _nearest;
 
     /// <summary>A photo of the scan: a stored record (without its vector) or a photo given to check.</summary>
     private sealed class Node(int index, string id, string path, string sha, int width, int height, DateTime? added, float[]? vector)
@@ -177,27 +181,29 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
         var pairs = new List<(string, string, double)>();
         var pending = batch.ToList();
         int k = Math.Min(options.Neighbours, store.Capabilities.MaxK);
-        var search = new SearchOptions { MaxDistance = options.Threshold, Exact = store.Capabilities.ExactSearch };
+        // No distance bound: the nearest neighbour beyond the threshold still counts, for the histogram.
+        var search = new SearchOptions { Exact = store.Capabilities.ExactSearch };
+        bool first = true;
         while (pending.Count > 0)
         {
             var found = await store.SearchManyAsync(pending.Select(p => p.Vector).ToList(), k, search, ct);
             var again = new List<(string Id, float[] Vector)>();
             for (int q = 0; q < pending.Count; q++)
             {
-                foreach (var neighbour in found[q])
+                var others = found[q].Where(n => n.Id != pending[q].Id).ToList();
+                if (first && others.Count > 0)
                 {
-                    if (neighbour.Id != pending[q].Id)
-                    {
-                        pairs.Add((pending[q].Id, neighbour.Id, neighbour.Distance));
-                    }
+                    _nearest[(int)Math.Clamp(others[0].Distance / HouseDuplicateScanSummary.BinWidth, 0, _nearest.Length - 1)]++;
                 }
+                pairs.AddRange(others.Where(n => n.Distance <= options.Threshold).Select(n => (pending[q].Id, n.Id, n.Distance)));
                 // Every neighbour asked for was a duplicate: there may be more.
-                if (found[q].Count >= k && k < store.Capabilities.MaxK)
+                if (found[q].Count >= k && found[q][^1].Distance <= options.Threshold && k < store.Capabilities.MaxK)
                 {
                     again.Add(pending[q]);
                 }
             }
             pending = again;
+            first = false;
             k = (int)Math.Min(4L * k, store.Capabilities.MaxK);
         }
         return pairs;
@@ -272,12 +278,17 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
                 Threshold = options.Threshold, Collection = source.Collection, Store = source,
             });
         }
+        var summary = new HouseDuplicateScanSummary
+        {
+            Collection = source.Collection, Store = source, Photos = _byIndex.Count, Groups = groups.Count,
+            Threshold = options.Threshold, ScannedUtc = DateTime.UtcNow, NearestDistanceCounts = _nearest.ToArray(),
+        };
         // Exact groups first, then the tightest; numbered in that order.
         return groups.OrderBy(g => g.Kind).ThenBy(g => g.MaxDistance).ThenBy(g => g.Keeper.Path, StringComparer.Ordinal)
             .Select((g, i) => new HouseDuplicateGroup
             {
                 Group = i + 1, Kind = g.Kind, Keeper = g.Keeper, KeeperReason = g.KeeperReason, Members = g.Members, Pairs = g.Pairs,
-                MaxDistance = g.MaxDistance, Threshold = g.Threshold, Collection = g.Collection, Store = g.Store,
+                MaxDistance = g.MaxDistance, Threshold = g.Threshold, Collection = g.Collection, Store = g.Store, Scan = summary,
             })
             .ToList();
     }
