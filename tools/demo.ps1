@@ -23,15 +23,17 @@ Find-SimilarHouse $query -Top 5 -Collection demo |
     Format-Table Rank, @{ n = 'Distance'; e = { '{0:N4}' -f $_.Distance } }, IsDuplicate, @{ n = 'Photo'; e = { Split-Path -Leaf $_.Path } } -AutoSize |
     Out-Host
 
-Write-Host '== Duplicate groups: every stored photo searched against the collection' -ForegroundColor Cyan
-$grouped = @{}
-foreach ($record in $added) {
-    if ($grouped.ContainsKey($record.Id)) { continue }
-    $copies = @(Find-SimilarHouse -Id $record.Id -Top 20 -Collection demo | Where-Object IsDuplicate)
-    if ($copies.Count -eq 0) { continue }
-    $grouped[$record.Id] = $true
-    $copies | ForEach-Object { $grouped[$_.Id] = $true }
-    Write-Host (Split-Path -Leaf $record.Path)
-    $copies | ForEach-Object { Write-Host ('    {0,-40} distance {1:N3}' -f (Split-Path -Leaf $_.Path), $_.Distance) }
+Write-Host '== Find-HouseDuplicate -Collection demo' -ForegroundColor Cyan
+$groups = Find-HouseDuplicate -Collection demo
+$groups | Format-Table Group, Kind, Count, @{ n = 'MaxDistance'; e = { '{0:N3}' -f $_.MaxDistance } },
+    @{ n = 'Keeper'; e = { Split-Path -Leaf $_.Keeper.Path } }, KeeperReason -AutoSize | Out-Host
+foreach ($group in $groups) {
+    Write-Host ("Group {0}: keep {1}" -f $group.Group, (Split-Path -Leaf $group.Keeper.Path))
+    $group.Duplicates | ForEach-Object { Write-Host ('    {0,-40} distance {1:N3}' -f (Split-Path -Leaf $_.Path), $_.DistanceToKeeper) }
 }
-Write-Host "`nThe collection 'demo' stays in $((Get-HouseCollection demo).Location): try Find-SimilarHouse <photo> -Collection demo."
+
+$report = Join-Path (Split-Path $Samples) 'duplicates.html'
+Write-Host "`n== Find-HouseDuplicate -Collection demo | Export-HouseDuplicateReport -Path $report" -ForegroundColor Cyan
+$groups | Export-HouseDuplicateReport -Path $report | Out-Null
+Write-Host "Open $report in a browser to review the groups, move the threshold and export the removals."
+Write-Host "The collection 'demo' stays in $((Get-HouseCollection demo).Location): try Find-SimilarHouse <photo> -Collection demo."
