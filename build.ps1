@@ -47,6 +47,8 @@ function Invoke-Build {
     Get-ChildItem "$moduleDir/bin" -Filter *.pdb | Remove-Item
     # The model the module loads: the NuGet backbone and the committed head composed into one ONNX file.
     Invoke-Native dotnet @("$toolDir/hstool.dll", 'compose', '--models', "$toolDir/models", '--out', "$moduleDir/bin/models/house.onnx")
+    # What its distances mean (P(duplicate), false pair rate by collection size), measured by hstool calibrate (models/MODEL.md).
+    Copy-Item "$root/models/calibration.json" -Destination "$moduleDir/bin/models/calibration.json"
     Invoke-Native dotnet @("$toolDir/hstool.dll", 'make-help', '--docs', "$root/docs", '--out', "$moduleDir/en-US/HouseSimilarity.dll-Help.xml")
     Invoke-Native dotnet @("$toolDir/hstool.dll", 'make-samples', '--data', "$root/samples/houses", '--out', $samplesDir)
     $size = (Get-ChildItem $moduleDir -Recurse -File | Measure-Object Length -Sum).Sum / 1MB
@@ -122,6 +124,9 @@ function Invoke-Model {
     $threshold = ($report | Select-String 'recommended threshold .*\| ([0-9.]+) \|' | Select-Object -Last 1).Matches[0].Groups[1].Value
     Invoke-Native dotnet ($train + @('--threshold', $threshold))
     Invoke-Build
+    # Measured with the new model, so the calibration file matches it; the module gets the new file.
+    Invoke-Native dotnet @("$toolDir/hstool.dll", 'calibrate', '--data', $sharedHouses, '--models', "$moduleDir/bin/models", '--out', "$root/models/calibration.json")
+    Copy-Item "$root/models/calibration.json" -Destination "$moduleDir/bin/models/calibration.json"
     Invoke-Quality | Out-Null
 }
 

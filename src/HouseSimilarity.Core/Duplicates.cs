@@ -51,7 +51,11 @@ public sealed class HouseDuplicateMember
 }
 
 /// <summary>Two members of a group and their distance.</summary>
-public sealed record HouseDuplicatePair(string A, string B, double Distance, bool SameBytes);
+public sealed record HouseDuplicatePair(string A, string B, double Distance, bool SameBytes)
+{
+    /// <summary>Calibrated probability that the two are the same photo; 1 for the same bytes.</summary>
+    public double DuplicateProbability { get; init; } = double.NaN;
+}
 
 /// <summary>Photos that are copies of one another: a connected component of the duplicate pairs.</summary>
 public sealed class HouseDuplicateGroup
@@ -70,6 +74,8 @@ public sealed class HouseDuplicateGroup
     public IReadOnlyList<HouseDuplicatePair> Pairs { get; init; } = [];
     /// <summary>The largest distance between two members: a chain of near matches shows here.</summary>
     public double MaxDistance { get; init; }
+    /// <summary>The lowest duplicate probability of the pairs that join the group (its weakest link).</summary>
+    public double DuplicateProbability { get; init; } = double.NaN;
     public double Threshold { get; init; }
     public string Collection { get; init; } = "";
     public HouseStoreReference? Store { get; init; }

@@ -43,6 +43,8 @@ public sealed class HouseMatch
     /// <summary>1 - L2²/2: the cosine similarity of the two unit vectors.</summary>
     public double Similarity { get; set; }
     public bool IsDuplicate { get; set; }
+    /// <summary>Calibrated probability that the two photos are the same photo (from the L2 distance; models/MODEL.md).</summary>
+    public double DuplicateProbability { get; set; } = double.NaN;
     public DistanceMetric Metric { get; set; }
     public string Sha256 { get; set; } = "";
     public int Width { get; set; }
@@ -65,6 +67,8 @@ public sealed class HouseComparison
     public double L1Distance { get; set; }
     public double Similarity { get; set; }
     public bool IsDuplicate { get; set; }
+    /// <summary>Calibrated probability that the two photos are the same photo (from the L2 distance; models/MODEL.md).</summary>
+    public double DuplicateProbability { get; set; } = double.NaN;
     public double Threshold { get; set; }
     /// <summary>True when both files have the same bytes.</summary>
     public bool IsIdentical { get; set; }

@@ -54,7 +54,8 @@ internal static class CalibrateDuplicates
         DuplicateCalibration Calibration, int Originals, int EditedCopies, int EditKinds,
         IReadOnlyList<(string Method, double LogLoss, double Brier, double Ece)> HeldOut,
         IReadOnlyList<ReliabilityBin> Reliability, string FoldNote,
-        IReadOnlyList<(double Distance, long Observed, double Extrapolated)> TailCheck, double TailCheckFrom, double TailMleScale);
+        IReadOnlyList<(double Distance, long Observed, double Extrapolated)> TailCheck, double TailCheckFrom, double TailMleScale,
+        long MeasuredAtDefault);
 
     internal sealed record ReliabilityBin(double Low, double High, long Pairs, long Duplicates, double MeanPredicted, double Observed);
 
@@ -128,6 +129,7 @@ internal static class CalibrateDuplicates
         var tailCheck = new List<(double, long, double)>();
         for (int i = checkIndex - 1; i >= 0 && negativeCdf[i] > 0; i--)
         {
+            if (i % 2 != 0) continue; // every 0.01
             tailCheck.Add((grid[i], negativeCdf[i], negativeCdf[checkIndex] * Math.Exp((grid[i] - grid[checkIndex]) / checkScale)));
         }
         tailCheck.Reverse();
@@ -149,7 +151,8 @@ internal static class CalibrateDuplicates
         var calibration = new DuplicateCalibration(model.Id, model.DuplicateThreshold, intercept, slope, prior, grid, negativeCdf, positiveCdf,
             negatives, positives, grid[tailIndex], tailScale, measured, priorNote, "hstool calibrate");
         return new FitResult(calibration, vectors.Originals.Length, vectors.Edited.Length, vectors.Battery.Count, heldOut,
-            Bins(logistic, pairs.Positive, weight), foldNote, tailCheck, grid[checkIndex], mleScale);
+            Bins(logistic, pairs.Positive, weight), foldNote, tailCheck, grid[checkIndex], mleScale,
+            negativeDistances.Count(d => d <= model.DuplicateThreshold));
     }
 
     /// <summary>
@@ -179,7 +182,10 @@ internal static class CalibrateDuplicates
         return counts;
     }
 
-    /// <summary>Weighted logistic regression of positive on (1, d) by Newton's method (IRLS); only the pairs <paramref name="use"/> selects.</summary>
+    /// <summary>
+    /// Weighted logistic regression of positive on (1, d) by Newton's method (IRLS), each step halved until the weighted
+    /// log-likelihood rises; only the pairs <paramref name="use"/> selects.
+    /// </summary>
     internal static (double Intercept, double Slope) Logistic(double[] d, bool[] y, double[] w, bool[]? use)
     {
         double sw = 0, swy = 0;
@@ -189,14 +195,27 @@ internal static class CalibrateDuplicates
             sw += w[i];
             if (y[i]) swy += w[i];
         }
-        double a = Math.Log(swy / (sw - swy)), b = 0;
-        for (int iteration = 0; iteration < 100; iteration++)
+        double LogLikelihood(double a, double b)
+        {
+            double sum = 0;
+            for (int i = 0; i < d.Length; i++)
+            {
+                if (use is not null && !use[i]) continue;
+                double z = a + b * d[i];
+                // log σ(z) and log(1 - σ(z)) = log σ(-z), without overflow.
+                double m = y[i] ? z : -z;
+                sum -= w[i] * (m >= 0 ? Math.Log(1 + Math.Exp(-m)) : -m + Math.Log(1 + Math.Exp(m)));
+            }
+            return sum;
+        }
+        double a0 = Math.Log(swy / (sw - swy)), b0 = 0, current = LogLikelihood(a0, b0);
+        for (int iteration = 0; iteration < 200; iteration++)
         {
             double g0 = 0, g1 = 0, h00 = 0, h01 = 0, h11 = 0;
             for (int i = 0; i < d.Length; i++)
             {
                 if (use is not null && !use[i]) continue;
-                double p = Sigmoid(a + b * d[i]);
+                double p = Sigmoid(a0 + b0 * d[i]);
                 double r = w[i] * ((y[i] ? 1 : 0) - p), v = w[i] * p * (1 - p);
                 g0 += r;
                 g1 += r * d[i];
@@ -207,9 +226,17 @@ internal static class CalibrateDuplicates
             double det = h00 * h11 - h01 * h01;
             if (!(det > 0)) throw new InvalidOperationException("The logistic fit is singular (all pairs at one distance?).");
             double da = (h11 * g0 - h01 * g1) / det, db = (h00 * g1 - h01 * g0) / det;
-            a += da;
-            b += db;
-            if (Math.Abs(da) + Math.Abs(db) < 1e-10 * (1 + Math.Abs(a) + Math.Abs(b))) return (a, b);
+            double step = 1, next = LogLikelihood(a0 + da, b0 + db);
+            while (next < current && step > 1e-6)
+            {
+                step /= 2;
+                next = LogLikelihood(a0 + step * da, b0 + step * db);
+            }
+            a0 += step * da;
+            b0 += step * db;
+            bool converged = Math.Abs(step * da) + Math.Abs(step * db) < 1e-9 * (1 + Math.Abs(a0) + Math.Abs(b0));
+            current = next;
+            if (converged) return (a0, b0);
         }
         throw new InvalidOperationException("The logistic fit did not converge (the pairs may be separable by distance).");
     }
@@ -328,9 +355,9 @@ internal static class CalibrateDuplicates
         s.AppendLine(ci, $"### Duplicate calibration of {c.ModelId}: houses {firstHouse}..{lastHouse}");
         s.AppendLine();
         s.AppendLine(ci, $"{r.Originals} originals, {r.EditedCopies} edited copies ({r.EditKinds} edits): {c.NegativePairs + c.PositivePairs:N0} pairs, " +
-            $"{c.PositivePairs:N0} duplicate and {c.NegativePairs:N0} unrelated. Prior {c.Prior:0.00000} ({c.PriorNote})");
+            $"{c.PositivePairs:N0} duplicate and {c.NegativePairs:N0} unrelated. Prior {c.Prior:0.00000}: {c.PriorNote}");
         s.AppendLine();
-        s.AppendLine(ci, $"P(duplicate | d) = 1 / (1 + exp(-({c.Intercept:F3} {c.Slope:+0.000;-0.000} d))); " +
+        s.AppendLine(ci, $"P(duplicate | d) = 1 / (1 + exp(-({c.Intercept:F3} - {-c.Slope:F3} d))); " +
             $"P = 0.5 at d = {c.DistanceFor(0.5):F3}, 0.9 at {c.DistanceFor(0.9):F3}, 0.99 at {c.DistanceFor(0.99):F3}; " +
             $"at the default threshold {c.DefaultThreshold:F3}: {c.Probability(c.DefaultThreshold):F3}.");
         s.AppendLine();
@@ -363,7 +390,8 @@ internal static class CalibrateDuplicates
             s.AppendLine(ci, $"| {d:F3} | {observed:N0} | {extrapolated:F1} |");
         }
         s.AppendLine();
-        s.AppendLine(ci, $"Expected false pairs at the default threshold {c.DefaultThreshold:F3} (false pair rate {c.FalsePairRate(c.DefaultThreshold):0.00e+0}, " +
+        s.AppendLine(ci, $"Expected false pairs at the default threshold {c.DefaultThreshold:F3} (false pair rate {c.FalsePairRate(c.DefaultThreshold):0.00e+0}" +
+            $"{(c.DefaultThreshold < c.TailFrom ? $" from the tail; {r.MeasuredAtDefault} unrelated pairs measured there, {(double)r.MeasuredAtDefault / c.NegativePairs:0.00e+0}" : "")}; " +
             $"recall {c.Recall(c.DefaultThreshold):F3}):");
         s.AppendLine();
         s.AppendLine("| photos | pairs | expected false pairs | per 1,000 photos |");

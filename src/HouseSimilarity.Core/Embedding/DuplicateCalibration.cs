@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace HouseSimilarity.Embedding;
@@ -299,7 +300,8 @@ public sealed class DuplicateCalibration
     internal string ToJson()
     {
         var ci = CultureInfo.InvariantCulture;
-        string S(string s) => JsonSerializer.Serialize(s);
+        var readable = new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+        string S(string s) => JsonSerializer.Serialize(s, readable);
         var b = new StringBuilder();
         b.AppendLine("{");
         b.AppendLine(ci, $"  \"format\": {S(Format)},");

@@ -17,6 +17,8 @@ public sealed record DuplicateScanOptions
     public int Neighbours { get; init; } = 16;
     /// <summary>Query photos per batched search.</summary>
     public int BatchSize { get; init; } = 256;
+    /// <summary>The calibrated duplicate probability of a distance, for the pairs and groups; null: none.</summary>
+    public Func<double, double>? Probability { get; init; }
 }
 
 /// <summary>How far a scan is: query photos searched of the total.</summary>
@@ -247,7 +249,7 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
                 {
                     for (int b = a + 1; b < members.Count; b++)
                     {
-                        pairs.Add(Pair(members[a], members[b], VectorOf(members[a]), VectorOf(members[b])));
+                        pairs.Add(Pair(members[a], members[b], VectorOf(members[a]), VectorOf(members[b]), options.Probability));
                     }
                 }
             }
@@ -255,7 +257,11 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
             {
                 foreach (var (a, b, d) in edgesByRoot[Find(members[0].Index)].DistinctBy(e => (Math.Min(e.A, e.B), Math.Max(e.A, e.B))))
                 {
-                    pairs.Add(new HouseDuplicatePair(_byIndex[a].Id, _byIndex[b].Id, d, _byIndex[a].Sha == _byIndex[b].Sha && _byIndex[a].Sha.Length > 0));
+                    bool same = _byIndex[a].Sha == _byIndex[b].Sha && _byIndex[a].Sha.Length > 0;
+                    pairs.Add(new HouseDuplicatePair(_byIndex[a].Id, _byIndex[b].Id, d, same)
+                    {
+                        DuplicateProbability = same ? 1 : options.Probability?.Invoke(Math.Min(d, 2)) ?? double.NaN,
+                    });
                 }
             }
             var (keeper, reason) = ChooseKeeper(members, options.KeepBy);
@@ -271,10 +277,14 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
                 .OrderBy(m => !m.IsKeeper).ThenBy(m => m.DistanceToKeeper).ThenBy(m => m.Path, StringComparer.Ordinal)
                 .ToList();
             bool exact = members.All(n => n.Sha.Length > 0 && n.Sha == members[0].Sha);
+            // The weakest link: the member least surely joined to the others (its best pair), over all members.
+            double weakest = members.Select(n => pairs.Where(p => p.A == Key(n) || p.B == Key(n))
+                .Select(p => p.DuplicateProbability).DefaultIfEmpty(double.NaN).Max()).Min();
             groups.Add(new HouseDuplicateGroup
             {
                 Kind = exact ? DuplicateKind.Exact : DuplicateKind.Near, Keeper = memberObjects[0], KeeperReason = reason,
                 Members = memberObjects, Pairs = pairs, MaxDistance = pairs.Count == 0 ? 0 : pairs.Max(p => p.Distance),
+                DuplicateProbability = weakest,
                 Threshold = options.Threshold, Collection = source.Collection, Store = source,
             });
         }
@@ -288,14 +298,22 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
             .Select((g, i) => new HouseDuplicateGroup
             {
                 Group = i + 1, Kind = g.Kind, Keeper = g.Keeper, KeeperReason = g.KeeperReason, Members = g.Members, Pairs = g.Pairs,
-                MaxDistance = g.MaxDistance, Threshold = g.Threshold, Collection = g.Collection, Store = g.Store, Scan = summary,
+                MaxDistance = g.MaxDistance, DuplicateProbability = g.DuplicateProbability, Threshold = g.Threshold, Collection = g.Collection, Store = g.Store, Scan = summary,
             })
             .ToList();
     }
 
-    private static HouseDuplicatePair Pair(Node a, Node b, float[]? va, float[]? vb) =>
-        new(a.Stored ? a.Id : a.Path, b.Stored ? b.Id : b.Path, va is null || vb is null ? double.NaN : VectorMath.L2(va, vb),
-            a.Sha.Length > 0 && a.Sha == b.Sha);
+    private static HouseDuplicatePair Pair(Node a, Node b, float[]? va, float[]? vb, Func<double, double>? probability)
+    {
+        double d = va is null || vb is null ? double.NaN : VectorMath.L2(va, vb);
+        bool same = a.Sha.Length > 0 && a.Sha == b.Sha;
+        return new(a.Stored ? a.Id : a.Path, b.Stored ? b.Id : b.Path, d, same)
+        {
+            DuplicateProbability = same ? 1 : double.IsNaN(d) || probability is null ? double.NaN : probability(Math.Min(d, 2)),
+        };
+    }
+
+    private static string Key(Node n) => n.Stored ? n.Id : n.Path;
 
     private static long? FileSize(string path)
     {

@@ -13,7 +13,8 @@ public sealed record HouseQuery(string Id, string Path, float[] Vector, string M
 /// (same Id) is left out unless asked for, the store's neighbours are ranked by distance then Id, filled in with their
 /// records (a record removed meanwhile is skipped), and judged against the duplicate threshold by their L2 distance.
 /// </summary>
-public sealed class SimilaritySearch(IHouseStore store, HouseCollection collection, HouseStoreReference source, double threshold)
+public sealed class SimilaritySearch(IHouseStore store, HouseCollection collection, HouseStoreReference source, double threshold,
+    Func<double, double>? probability = null)
 {
     public IHouseStore Store { get; } = store;
     public double Threshold { get; } = threshold;
@@ -70,6 +71,7 @@ public sealed class SimilaritySearch(IHouseStore store, HouseCollection collecti
                 {
                     Rank = result[q].Count + 1, Id = record.Id, Path = record.Path, Distance = neighbour.Distance,
                     Similarity = VectorMath.Similarity(l2), IsDuplicate = l2 <= Threshold, Metric = options.Metric,
+                    DuplicateProbability = probability?.Invoke(Math.Min(l2, 2)) ?? double.NaN,
                     Sha256 = record.Sha256, Width = record.Width, Height = record.Height, Query = queries[q].Path,
                     Collection = collection.Name, Store = source,
                 });

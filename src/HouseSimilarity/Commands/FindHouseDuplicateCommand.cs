@@ -40,10 +40,18 @@ public sealed class FindHouseDuplicateCommand : HouseCollectionCmdletBase
     [Parameter(ParameterSetName = "Collection")]
     public DateTime Since { get; set; }
 
-    /// <summary>L2 distance at or below which two photos are duplicates; default: the model's calibrated threshold.</summary>
+    /// <summary>
+    /// L2 distance at or below which two photos are duplicates. Default: the model's calibrated threshold, made stricter
+    /// for large collections so that at most one false pair is expected per 1,000 photos (models/MODEL.md).
+    /// </summary>
     [Parameter]
     [ValidateRange(0.0, 2.0)]
     public double Threshold { get; set; } = double.NaN;
+
+    /// <summary>Only pairs at least this likely to be the same photo: the threshold becomes the distance of that probability, if stricter.</summary>
+    [Parameter]
+    [ValidateRange(0.0, 1.0)]
+    public double MinProbability { get; set; }
 
     /// <summary>Only byte-identical copies (same SHA-256); no vector search.</summary>
     [Parameter]
@@ -109,18 +117,13 @@ public sealed class FindHouseDuplicateCommand : HouseCollectionCmdletBase
         {
             Collect(_queue.TakeAll());
         }
-        double threshold = double.IsNaN(Threshold) ? Embedder.Model.DuplicateThreshold : Threshold;
-        var options = new DuplicateScanOptions
-        {
-            Threshold = threshold, ExactOnly = ExactOnly, KeepBy = KeepBy,
-            Since = IsBound(nameof(Since)) ? Since.ToUniversalTime() : null,
-        };
         if (ParameterSetName == "Path")
         {
-            ScanAlone(options);
+            ScanAlone(Options(_probes.Count));
             return;
         }
         var collection = RequireCollection();
+        var options = Options(collection.Count + _probes.Count);
         var probes = ParameterSetName == "Collection" ? null : _probes;
         if (probes?.FirstOrDefault(p => p.ModelId != collection.ModelId) is { } foreign)
         {
@@ -128,6 +131,34 @@ public sealed class FindHouseDuplicateCommand : HouseCollectionCmdletBase
         }
         Scan(new DuplicateScan(Store, collection.Store!), options, collection.Count, probes,
             $"Finding duplicate photos in collection '{collection.Name}'");
+    }
+
+    /// <summary>The scan's options; the threshold follows the number of photos unless -Threshold says otherwise.</summary>
+    private DuplicateScanOptions Options(long photos)
+    {
+        double threshold;
+        if (double.IsNaN(Threshold))
+        {
+            // Unrelated pairs grow with the square of the collection: keep about one false pair per 1,000 photos.
+            threshold = Math.Min(Embedder.Model.DuplicateThreshold, Calibration.ThresholdFor(photos, Math.Max(1, photos / 1000.0)));
+            WriteVerbose($"Threshold {threshold:F3} for {photos} photos: about {Calibration.ExpectedFalsePairs(threshold, photos):F1} " +
+                         $"false pairs expected, {Calibration.Recall(threshold):P1} of edited copies found (models/MODEL.md).");
+        }
+        else
+        {
+            threshold = Threshold;
+            WriteVerbose($"Threshold {threshold:F3}: about {Calibration.ExpectedFalsePairs(threshold, photos):F1} false pairs expected " +
+                         $"among {photos} photos.");
+        }
+        if (MinProbability > 0)
+        {
+            threshold = Math.Min(threshold, Calibration.DistanceFor(MinProbability));
+        }
+        return new DuplicateScanOptions
+        {
+            Threshold = threshold, ExactOnly = ExactOnly, KeepBy = KeepBy, Probability = Calibration.Probability,
+            Since = IsBound(nameof(Since)) ? Since.ToUniversalTime() : null,
+        };
     }
 
     /// <summary>-Path: the photos alone, in a throwaway embedded store that is deleted afterwards.</summary>

@@ -37,6 +37,11 @@ public sealed class FindSimilarHouseCommand : HouseCollectionCmdletBase
     [ValidateRange(0.0, 2.0)]
     public double Threshold { get; set; } = double.NaN;
 
+    /// <summary>Only matches at least this likely to be the same photo (the calibrated DuplicateProbability).</summary>
+    [Parameter]
+    [ValidateRange(0.0, 1.0)]
+    public double MinProbability { get; set; }
+
     /// <summary>Keep the query's own record (same Id) in the results.</summary>
     [Parameter]
     public SwitchParameter IncludeSelf { get; set; }
@@ -52,7 +57,7 @@ public sealed class FindSimilarHouseCommand : HouseCollectionCmdletBase
     {
         var collection = RequireCollection();
         double threshold = double.IsNaN(Threshold) ? Embedder.Model.DuplicateThreshold : Threshold;
-        _search = new SimilaritySearch(Store, collection, collection.Store!, threshold);
+        _search = new SimilaritySearch(Store, collection, collection.Store!, threshold, Calibration.Probability);
     }
 
     protected override void ProcessRecord()
@@ -109,7 +114,7 @@ public sealed class FindSimilarHouseCommand : HouseCollectionCmdletBase
         {
             Terminate(e, "SearchNotSupported", ErrorCategory.InvalidArgument, Store.Location);
         }
-        foreach (var match in matches.SelectMany(m => m))
+        foreach (var match in matches.SelectMany(m => m).Where(m => m.DuplicateProbability >= MinProbability))
         {
             WriteObject(match);
         }
