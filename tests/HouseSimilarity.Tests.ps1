@@ -14,8 +14,9 @@ Describe 'The module' {
     It 'exports exactly the documented cmdlets, each with approved verbs and an output type' {
         $commands = Get-Command -Module HouseSimilarity
         $commands.Name | Sort-Object | Should -Be @(
-            'Add-HouseVector', 'Compare-HouseImage', 'Connect-HouseStore', 'Disconnect-HouseStore', 'Find-SimilarHouse',
-            'Get-HouseCollection', 'Get-HouseEmbedding', 'Get-HouseVector', 'Remove-HouseCollection', 'Remove-HouseVector')
+            'Add-HouseVector', 'Compare-HouseImage', 'Connect-HouseStore', 'Disconnect-HouseStore', 'Export-HouseDuplicateReport',
+            'Find-HouseDuplicate', 'Find-SimilarHouse', 'Get-HouseCollection', 'Get-HouseEmbedding', 'Get-HouseVector',
+            'Remove-HouseCollection', 'Remove-HouseVector')
         $approved = (Get-Verb).Verb
         foreach ($command in $commands) {
             $command.CommandType | Should -Be 'Cmdlet'
@@ -102,8 +103,18 @@ Describe 'The embedded default store' {
 
     It 'shows matches as a readable table' {
         $text = Find-SimilarHouse (Join-Path $edits '241_frontal.mirror.jpg') -Top 2 | Out-String -Width 300
-        $text | Should -Match 'Rank\s+Distance\s+Similarity\s+IsDuplicate\s+Path'
+        $text | Should -Match 'Rank\s+Distance\s+Similarity\s+IsDuplicate\s+Probability\s+Path'
         $text | Should -Match '241_frontal\.jpg'
+    }
+
+    It 'filters matches by their duplicate probability (-MinProbability)' {
+        $query = Join-Path $edits '241_frontal.watermark.jpg'
+        $all = Find-SimilarHouse $query -Top 10
+        $sure = @(Find-SimilarHouse $query -Top 10 -MinProbability 0.99)
+        $sure.Count | Should -BeGreaterThan 0
+        $sure.Count | Should -BeLessThan $all.Count
+        $sure.DuplicateProbability | ForEach-Object { $_ | Should -BeGreaterOrEqual 0.99 }
+        ($all | Where-Object DuplicateProbability -ge 0.99).Id -join ',' | Should -Be ($sure.Id -join ',')
     }
 }
 
@@ -119,7 +130,13 @@ Describe 'Compare-HouseImage' {
         $other = Compare-HouseImage (Join-Path $originals '242_kitchen.jpg') (Join-Path $originals '243_kitchen.jpg')
         $other.IsDuplicate | Should -BeFalse
         $other.Distance | Should -BeGreaterThan $c.Distance
+        # The calibrated probability: a resized copy is almost surely the same photo, another kitchen almost surely not.
+        $c.DuplicateProbability | Should -BeGreaterThan 0.99
+        $other.DuplicateProbability | Should -BeLessThan 0.5
+        (Compare-HouseImage (Join-Path $originals '242_kitchen.jpg') (Join-Path $originals '241_frontal.jpg')).DuplicateProbability |
+            Should -BeLessThan 0.01
     }
+
 
     It 'compares one reference with many piped photos and embeddings' {
         $reference = Get-HouseEmbedding (Join-Path $originals '241_frontal.jpg')

@@ -15,19 +15,19 @@ public abstract class HouseCmdletBase : PSCmdlet, IDisposable
     /// <summary>Loaded once per session: the ONNX sessions stay warm between commands.</summary>
     protected static HouseEmbedder Embedder => SharedEmbedder.Value;
 
-    private static readonly Lazy<DuplicateCalibration> SharedCalibration = new(() =>
+    // A calibration measured for another model (a head refit without ./build.ps1 -Task Model) would mislead: then none.
+    private static readonly Lazy<DuplicateCalibration?> SharedCalibration = new(() =>
     {
-        var calibration = DuplicateCalibration.Load(Path.Combine(Path.GetDirectoryName(HouseEmbedder.DefaultModelPath)!, DuplicateCalibration.FileName));
-        if (calibration.ModelId != Embedder.Model.Id)
-        {
-            throw new InvalidDataException(
-                $"The duplicate calibration was measured for model '{calibration.ModelId}', not '{Embedder.Model.Id}': rebuild with ./build.ps1 -Task Model.");
-        }
-        return calibration;
+        string file = Path.Combine(Path.GetDirectoryName(HouseEmbedder.DefaultModelPath)!, DuplicateCalibration.FileName);
+        var calibration = File.Exists(file) ? DuplicateCalibration.Load(file) : null;
+        return calibration?.ModelId == Embedder.Model.Id ? calibration : null;
     }, LazyThreadSafetyMode.ExecutionAndPublication);
 
-    /// <summary>What the model's distances mean: P(duplicate) and false pairs by collection size (models/calibration.json).</summary>
-    protected static DuplicateCalibration Calibration => SharedCalibration.Value;
+    /// <summary>
+    /// What the model's distances mean: P(duplicate) and false pairs by collection size (models/calibration.json); null
+    /// when the module has none for its model (probabilities are then NaN and thresholds the model's own).
+    /// </summary>
+    protected static DuplicateCalibration? Calibration => SharedCalibration.Value;
 
     protected CancellationToken Cancellation => _stopping.Token;
 

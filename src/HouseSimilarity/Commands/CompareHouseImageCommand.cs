@@ -53,7 +53,7 @@ public sealed class CompareHouseImageCommand : HouseCmdletBase
             L1Distance = VectorMath.L1(_reference.Vector, difference.Vector),
             Similarity = VectorMath.Similarity(distance),
             IsDuplicate = distance <= threshold,
-            DuplicateProbability = Calibration.Probability(Math.Min(distance, 2)),
+            DuplicateProbability = Calibration?.Probability(Math.Min(distance, 2)) ?? double.NaN,
             Threshold = threshold,
             IsIdentical = _reference.Sha256.Length > 0 && _reference.Sha256 == difference.Sha256,
         });

@@ -137,26 +137,33 @@ public sealed class FindHouseDuplicateCommand : HouseCollectionCmdletBase
     private DuplicateScanOptions Options(long photos)
     {
         double threshold;
-        if (double.IsNaN(Threshold))
+        var calibration = Calibration;
+        if (calibration is null)
+        {
+            threshold = double.IsNaN(Threshold) ? Embedder.Model.DuplicateThreshold : Threshold;
+            WriteWarning("This module has no duplicate calibration for its model: probabilities are not given, and the threshold " +
+                         $"{threshold:F3} does not follow the collection size (rebuild with ./build.ps1 -Task Model).");
+        }
+        else if (double.IsNaN(Threshold))
         {
             // Unrelated pairs grow with the square of the collection: keep about one false pair per 1,000 photos.
-            threshold = Math.Min(Embedder.Model.DuplicateThreshold, Calibration.ThresholdFor(photos, Math.Max(1, photos / 1000.0)));
-            WriteVerbose($"Threshold {threshold:F3} for {photos} photos: about {Calibration.ExpectedFalsePairs(threshold, photos):F1} " +
-                         $"false pairs expected, {Calibration.Recall(threshold):P1} of edited copies found (models/MODEL.md).");
+            threshold = Math.Min(Embedder.Model.DuplicateThreshold, calibration.ThresholdFor(photos, Math.Max(1, photos / 1000.0)));
+            WriteVerbose($"Threshold {threshold:F3} for {photos} photos: about {calibration.ExpectedFalsePairs(threshold, photos):F1} " +
+                         $"false pairs expected, {calibration.Recall(threshold):P1} of edited copies found (models/MODEL.md).");
         }
         else
         {
             threshold = Threshold;
-            WriteVerbose($"Threshold {threshold:F3}: about {Calibration.ExpectedFalsePairs(threshold, photos):F1} false pairs expected " +
+            WriteVerbose($"Threshold {threshold:F3}: about {calibration.ExpectedFalsePairs(threshold, photos):F1} false pairs expected " +
                          $"among {photos} photos.");
         }
-        if (MinProbability > 0)
+        if (MinProbability > 0 && calibration is not null)
         {
-            threshold = Math.Min(threshold, Calibration.DistanceFor(MinProbability));
+            threshold = Math.Min(threshold, calibration.DistanceFor(MinProbability));
         }
         return new DuplicateScanOptions
         {
-            Threshold = threshold, ExactOnly = ExactOnly, KeepBy = KeepBy, Probability = Calibration.Probability,
+            Threshold = threshold, ExactOnly = ExactOnly, KeepBy = KeepBy, Probability = calibration is null ? null : calibration.Probability,
             Since = IsBound(nameof(Since)) ? Since.ToUniversalTime() : null,
         };
     }

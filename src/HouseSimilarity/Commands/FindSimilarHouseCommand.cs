@@ -57,7 +57,7 @@ public sealed class FindSimilarHouseCommand : HouseCollectionCmdletBase
     {
         var collection = RequireCollection();
         double threshold = double.IsNaN(Threshold) ? Embedder.Model.DuplicateThreshold : Threshold;
-        _search = new SimilaritySearch(Store, collection, collection.Store!, threshold, Calibration.Probability);
+        _search = new SimilaritySearch(Store, collection, collection.Store!, threshold, Calibration is { } c ? c.Probability : null);
     }
 
     protected override void ProcessRecord()
@@ -114,7 +114,7 @@ public sealed class FindSimilarHouseCommand : HouseCollectionCmdletBase
         {
             Terminate(e, "SearchNotSupported", ErrorCategory.InvalidArgument, Store.Location);
         }
-        foreach (var match in matches.SelectMany(m => m).Where(m => m.DuplicateProbability >= MinProbability))
+        foreach (var match in matches.SelectMany(m => m).Where(m => MinProbability == 0 || m.DuplicateProbability >= MinProbability))
         {
             WriteObject(match);
         }
