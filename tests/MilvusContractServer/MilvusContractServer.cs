@@ -199,28 +199,28 @@ public sealed class MilvusContractServer : IDisposable
             string bodyText = Encoding.UTF8.GetString(body);
             if (!_routes.TryGetValue(path, out var route))
             {
-                await WriteTextAsync(response, 404, "404 page not found").ConfigureAwait(false);
                 Log(path, bodyText, 404, -1, "404 page not found");
+                await WriteTextAsync(response, 404, "404 page not found").ConfigureAwait(false);
                 return;
             }
             if (request.HttpMethod != "POST")
             {
-                await WriteTextAsync(response, 405, "405 method not allowed").ConfigureAwait(false);
                 Log(path, bodyText, 405, -1, "405 method not allowed");
+                await WriteTextAsync(response, 405, "405 method not allowed").ConfigureAwait(false);
                 return;
             }
             if (Faults.TakeDropConnection())
             {
-                DropConnection(context);
                 Log(path, bodyText, 0, -1, "connection dropped (injected fault)");
+                DropConnection(context);
                 return;
             }
             if (Faults.TakeServerError())
             {
                 int status = Faults.ServerErrorStatus;
                 string text = $"{status} {(status == 503 ? "Service Unavailable" : "Internal Server Error")} (injected fault)";
-                await WriteTextAsync(response, status, text).ConfigureAwait(false);
                 Log(path, bodyText, status, -1, text);
+                await WriteTextAsync(response, status, text).ConfigureAwait(false);
                 return;
             }
 
@@ -264,10 +264,11 @@ public sealed class MilvusContractServer : IDisposable
                     await Task.Delay(delay, _stop.Token).ConfigureAwait(false);
                 }
             }
-            await WriteJsonAsync(response, httpStatus, answer).ConfigureAwait(false);
+            // Logged before the answer is sent, so a client that has its answer finds the request in the log.
             Log(path, bodyText.Length > MaxBodyBytes ? bodyText[..4096] : bodyText, httpStatus,
                 answer.TryGetValue("code", out var code) && code is int c ? c : -1,
                 answer.TryGetValue("message", out var msg) && msg is string m ? m : string.Empty);
+            await WriteJsonAsync(response, httpStatus, answer).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
