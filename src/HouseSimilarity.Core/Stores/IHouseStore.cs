@@ -121,6 +121,25 @@ public static partial class CollectionName
 
 public static class HouseStoreExtensions
 {
+    /// <summary>The model id and dimension every record of one upsert shares; ArgumentException when they differ.</summary>
+    public static (string ModelId, int Dimension) CheckBatch(IReadOnlyList<HouseEmbedding> records)
+    {
+        string modelId = records[0].ModelId;
+        int dimension = records[0].Vector.Length;
+        foreach (var record in records)
+        {
+            if (record.ModelId != modelId)
+            {
+                throw new ArgumentException("All records of one batch must come from the same model.", nameof(records));
+            }
+            if (record.Vector.Length != dimension || dimension == 0)
+            {
+                throw new ArgumentException("All records of one batch must have vectors of the same, non-zero length.", nameof(records));
+            }
+        }
+        return (modelId, dimension);
+    }
+
     /// <summary>One stored record, or null.</summary>
     public static async Task<HouseRecord?> GetAsync(this IHouseStore store, string id, CancellationToken cancellationToken = default) =>
         (await store.GetManyAsync([id], cancellationToken)).FirstOrDefault();

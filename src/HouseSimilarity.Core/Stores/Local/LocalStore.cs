@@ -133,9 +133,9 @@ public sealed class LocalStore : IHouseStore
 
     private void Upsert(IReadOnlyList<HouseEmbedding> records, CancellationToken cancellationToken)
     {
+        var (modelId, dimension) = HouseStoreExtensions.CheckBatch(records);
         using var transaction = _connection.BeginTransaction(deferred: false);
-        string modelId = records[0].ModelId;
-        EnsureCollection(modelId, records[0].Vector.Length);
+        EnsureCollection(modelId, dimension);
         using var upsert = Command("""
             INSERT INTO vectors (collection, id, path, sha256, width, height, added_utc, vector)
             VALUES ($c, $id, $path, $sha, $w, $h, $added, $vector)
@@ -147,14 +147,6 @@ public sealed class LocalStore : IHouseStore
         foreach (var record in records)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (record.ModelId != modelId)
-            {
-                throw new ArgumentException("All records of one batch must come from the same model.", nameof(records));
-            }
-            if (record.Vector.Length != records[0].Vector.Length)
-            {
-                throw new ArgumentException("All records of one batch must have vectors of the same length.", nameof(records));
-            }
             upsert.Parameters["$id"].Value = record.Id;
             upsert.Parameters["$path"].Value = record.Path;
             upsert.Parameters["$sha"].Value = record.Sha256;

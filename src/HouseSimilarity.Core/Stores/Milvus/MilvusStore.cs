@@ -264,18 +264,9 @@ public sealed class MilvusStore : IHouseStore
         {
             return;
         }
-        string modelId = records[0].ModelId;
-        int dimension = records[0].Vector.Length;
+        var (modelId, dimension) = HouseStoreExtensions.CheckBatch(records);
         foreach (var record in records)
         {
-            if (record.ModelId != modelId)
-            {
-                throw new ArgumentException("All records of one batch must come from the same model.", nameof(records));
-            }
-            if (record.Vector.Length != dimension || dimension == 0)
-            {
-                throw new ArgumentException("All records of one batch must have vectors of the same, non-zero length.", nameof(records));
-            }
             if (Encoding.UTF8.GetByteCount(record.Id) > MaxIdBytes || Encoding.UTF8.GetByteCount(record.Path) > MaxIdBytes)
             {
                 throw new ArgumentException($"'{record.Path}': Ids and paths are limited to {MaxIdBytes} bytes in Milvus.", nameof(records));

@@ -333,19 +333,7 @@ public class PgVectorStore : IHouseStore
         {
             return;
         }
-        string modelId = records[0].ModelId;
-        int dimension = records[0].Vector.Length;
-        foreach (var record in records)
-        {
-            if (record.ModelId != modelId)
-            {
-                throw new ArgumentException("All records of one batch must come from the same model.", nameof(records));
-            }
-            if (record.Vector.Length != dimension || dimension == 0)
-            {
-                throw new ArgumentException("All records of one batch must have vectors of the same, non-zero length.", nameof(records));
-            }
-        }
+        var (modelId, dimension) = HouseStoreExtensions.CheckBatch(records);
         await RunAsync("store records in", async (connection, ct) =>
         {
             await using var transaction = await connection.BeginTransactionAsync(ct);
