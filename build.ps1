@@ -50,6 +50,7 @@ function Invoke-Build {
     # What its distances mean (P(duplicate), false pair rate by collection size), measured by hstool calibrate (models/MODEL.md).
     Copy-Item "$root/models/calibration.json" -Destination "$moduleDir/bin/models/calibration.json"
     Invoke-Native dotnet @("$toolDir/hstool.dll", 'make-help', '--docs', "$root/docs", '--out', "$moduleDir/en-US/HouseSimilarity.dll-Help.xml")
+    Copy-Item "$root/docs/about_HouseSimilarity.help.txt" -Destination "$moduleDir/en-US"
     Invoke-Native dotnet @("$toolDir/hstool.dll", 'make-samples', '--data', "$root/samples/houses", '--out', $samplesDir)
     $size = (Get-ChildItem $moduleDir -Recurse -File | Measure-Object Length -Sum).Sum / 1MB
     Write-Host ("Built {0} ({1:N0} MB) and samples in {2}" -f $moduleDir, $size, $samplesDir)

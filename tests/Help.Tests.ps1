@@ -63,3 +63,13 @@ Describe 'Get-Help <Name> -Full' -ForEach $cmdlets {
         }
     }
 }
+
+Describe 'Get-Help about_HouseSimilarity' {
+    It 'finds the conceptual topic: backends, distances, thresholds, probability and the dedupe workflow' {
+        $topic = Get-Help about_HouseSimilarity | Out-String
+        $topic | Should -Match 'about_HouseSimilarity'
+        foreach ($part in 'DISTANCES', 'THRESHOLDS AND PROBABILITY', 'BACKENDS', 'THE DEDUPE WORKFLOW', 'Milvus', 'DuplicateProbability', 'Export-HouseDuplicateReport') {
+            $topic | Should -Match ([regex]::Escape($part))
+        }
+    }
+}
