@@ -273,9 +273,6 @@ public abstract class HouseCollectionCmdletBase : HouseStoreCmdletBase
         }
     }
 
-    /// <summary>The store, if it was opened.</summary>
-    protected IHouseStore? OpenedStore => _store;
-
     protected override object? StoreErrorTarget => _store?.Location;
 
     protected HouseCollection RequireCollection() => RequireCollection(Store);

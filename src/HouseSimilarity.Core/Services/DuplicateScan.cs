@@ -45,9 +45,6 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
 
     public IReadOnlyList<HouseDuplicateGroup> Groups => _groups;
 
-    /// <summary>How many searched photos have their nearest other photo in each distance bin (see <see cref="HouseDuplicateScanSummary"/>).</summary>
-    public IReadOnlyList<long> NearestDistanceCounts => _nearest;
-
     /// <summary>A photo of the scan: a stored record (without its vector) or a photo given to check.</summary>
     private sealed class Node(int index, string id, string path, string sha, int width, int height, DateTime? added, float[]? vector)
     {
