@@ -10,7 +10,8 @@ internal sealed partial class Engine
 {
     private static readonly string[] SearchParamKeys = ["metricType", "params", "ignoreGrowing", "hints"];
 
-    public Json Search(Bound req, RequestContext ctx)
+    /// <summary>What every read checks first: the database, the consistency level, the collection, no partitions.</summary>
+    private (Collection Collection, string RequestedLevel) BeginRead(Bound req, RequestContext ctx)
     {
         SchemaRules.ValidateDbName(req, ctx.HeaderDb);
         string requestedLevel = req.Str("consistencyLevel");
@@ -22,6 +23,12 @@ internal sealed partial class Engine
             c = Require(name);
         }
         RejectPartitions(req);
+        return (c, requestedLevel);
+    }
+
+    public Json Search(Bound req, RequestContext ctx)
+    {
+        var (c, requestedLevel) = BeginRead(req, ctx);
         if (req.Str("groupingField").Length > 0 || req.Int("groupSize", 0) != 0 || req.Bool("strictGroupSize"))
         {
             throw Err.NotSupported("grouping search (groupingField/groupSize/strictGroupSize)");
@@ -421,16 +428,7 @@ internal sealed partial class Engine
 
     public Json Query(Bound req, RequestContext ctx)
     {
-        SchemaRules.ValidateDbName(req, ctx.HeaderDb);
-        string requestedLevel = req.Str("consistencyLevel");
-        SchemaRules.ConsistencyOrDefault(requestedLevel, "Bounded");
-        string name = CollectionNameOf(req);
-        Collection c;
-        lock (_gate)
-        {
-            c = Require(name);
-        }
-        RejectPartitions(req);
+        var (c, requestedLevel) = BeginRead(req, ctx);
         RejectNonEmptyMap(req, "exprParams", "expression templates");
         var requested = req.Has("outputFields") ? req.StrList("outputFields")! : ["*"];
         bool isCount = requested.Count == 1 && requested[0].Trim().Equals("count(*)", StringComparison.OrdinalIgnoreCase);
@@ -485,16 +483,7 @@ internal sealed partial class Engine
 
     public Json Get(Bound req, RequestContext ctx)
     {
-        SchemaRules.ValidateDbName(req, ctx.HeaderDb);
-        string requestedLevel = req.Str("consistencyLevel");
-        SchemaRules.ConsistencyOrDefault(requestedLevel, "Bounded");
-        string name = CollectionNameOf(req);
-        Collection c;
-        lock (_gate)
-        {
-            c = Require(name);
-        }
-        RejectPartitions(req);
+        var (c, requestedLevel) = BeginRead(req, ctx);
         var idElement = req.Element("id")!.Value;
         var ids = new HashSet<object>();
         IEnumerable<JsonElement> items = idElement.ValueKind == JsonValueKind.Array ? idElement.EnumerateArray() : [idElement];
