@@ -14,14 +14,15 @@ Describe 'The module' {
     It 'exports exactly the documented cmdlets, each with approved verbs and an output type' {
         $commands = Get-Command -Module HouseSimilarity
         $commands.Name | Sort-Object | Should -Be @(
-            'Add-HouseVector', 'Compare-HouseImage', 'Connect-HouseStore', 'Disconnect-HouseStore', 'Export-HouseDuplicateReport',
-            'Find-HouseDuplicate', 'Find-SimilarHouse', 'Get-HouseCollection', 'Get-HouseEmbedding', 'Get-HouseVector',
-            'Remove-HouseCollection', 'Remove-HouseVector')
+            'Add-HouseDuplicateExclusion', 'Add-HouseVector', 'Compare-HouseImage', 'Connect-HouseStore', 'Disconnect-HouseStore',
+            'Export-HouseDuplicateReport', 'Find-HouseDuplicate', 'Find-SimilarHouse', 'Get-HouseCollection',
+            'Get-HouseDuplicateExclusion', 'Get-HouseEmbedding', 'Get-HouseVector', 'Remove-HouseCollection', 'Remove-HouseDuplicate',
+            'Remove-HouseDuplicateExclusion', 'Remove-HouseVector')
         $approved = (Get-Verb).Verb
         foreach ($command in $commands) {
             $command.CommandType | Should -Be 'Cmdlet'
             $approved | Should -Contain $command.Verb
-            if ($command.Name -notin 'Remove-HouseCollection', 'Disconnect-HouseStore') { $command.OutputType | Should -Not -BeNullOrEmpty }
+            if ($command.Name -notin 'Remove-HouseCollection', 'Remove-HouseDuplicateExclusion', 'Disconnect-HouseStore') { $command.OutputType | Should -Not -BeNullOrEmpty }
         }
     }
 

@@ -798,6 +798,68 @@ Describe 'Find-HouseDuplicate on <Backend>' -ForEach @(
         }
     }
 
+    It 'remembers "not a duplicate" by content: later scans, re-added photos and undo' {
+        $kitchen = $groups | Where-Object { ($_.Members.Path | Split-Path -Leaf) -contains '242_kitchen.jpg' }
+        $stored = @($kitchen | Add-HouseDuplicateExclusion -PassThru)
+        $stored.Count | Should -Be (8 * 7 / 2)
+        $stored[0].GetType().Name | Should -Be 'HouseDuplicateExclusion'
+        $stored[0].Store.Collection | Should -Be $name
+        $listed = @(Get-HouseDuplicateExclusion @store -Collection $name)
+        $listed.Count | Should -Be 28
+        $listed | ForEach-Object { [string]::CompareOrdinal($_.Sha256A, $_.Sha256B) | Should -BeLessOrEqual 0 }
+        ($listed.PathA + $listed.PathB | Sort-Object -Unique) | Should -Be ($kitchen.Members.Path | Sort-Object)
+
+        $again = @(Find-HouseDuplicate @store -Collection $name)
+        $again.Count | Should -Be 4
+        $again.Members.Path | Should -Not -Contain $kitchen.Keeper.Path
+        $again[0].Scan.ExcludedPairs | Should -Be 28
+
+        # One pair of a group: the exact pair is marked through its Pairs; the rest of the collection is unchanged.
+        $exact = $groups | Where-Object Kind -eq 'Exact'
+        $exact.Pairs | Add-HouseDuplicateExclusion
+        (Get-HouseDuplicateExclusion @store -Collection $name).Count | Should -Be 29
+        @(Find-HouseDuplicate @store -Collection $name).Count | Should -Be 3
+
+        # Removed and added again, the same files keep their decision.
+        $kitchen.Members | Remove-HouseVector -Confirm:$false
+        $kitchen.Members.Path | Add-HouseVector @store -Collection $name
+        @(Find-HouseDuplicate @store -Collection $name).Count | Should -Be 3
+
+        # A copy with other bytes (same pixels) is a new question: it joins the kitchen photos, whose own pairs stay out.
+        $copy = Join-Path $TestDrive "kitchen-copy-$Backend.jpg"
+        [IO.File]::WriteAllBytes($copy, [IO.File]::ReadAllBytes($kitchen.Keeper.Path) + [byte[]](0, 1, 2))
+        Add-HouseVector $copy @store -Collection $name
+        try {
+            $back = Find-HouseDuplicate @store -Collection $name | Where-Object { $_.Members.Path -contains $copy }
+            $back.Count | Should -Be 9
+            $back.Pairs.Count | Should -Be 8
+            $back.Pairs | ForEach-Object { $copy -in $_.A, $_.B | Should -BeTrue }
+        }
+        finally {
+            Remove-HouseVector $copy @store -Collection $name -Confirm:$false
+        }
+
+        # Undo: every decision listed and removed where it is kept; the groups come back.
+        Get-HouseDuplicateExclusion @store -Collection $name | Select-Object -First 2 | Remove-HouseDuplicateExclusion -WhatIf
+        (Get-HouseDuplicateExclusion @store -Collection $name).Count | Should -Be 29
+        Get-HouseDuplicateExclusion @store -Collection $name | Remove-HouseDuplicateExclusion -Confirm:$false
+        Get-HouseDuplicateExclusion @store -Collection $name | Should -BeNullOrEmpty
+        { Remove-HouseDuplicateExclusion $exact.Keeper.Sha256 $exact.Keeper.Sha256 @store -Collection $name -ErrorAction Stop } |
+            Should -Throw '*holds no decision*'
+        @(Find-HouseDuplicate @store -Collection $name).Count | Should -Be 5
+    }
+
+    It 'refuses decisions it cannot keep: bad hashes, one member, a scan outside any collection, a missing collection' {
+        { Add-HouseDuplicateExclusion 'abc' ('0' * 64) @store -Collection $name -ErrorAction Stop } | Should -Throw "*'abc' is not a SHA-256*"
+        { $groups[0].Members[0] | Add-HouseDuplicateExclusion -ErrorAction Stop } | Should -Throw '*Only one photo*'
+        { Find-HouseDuplicate -Path $originals | Select-Object -First 1 | Add-HouseDuplicateExclusion -ErrorAction Stop } |
+            Should -Throw '*-Path, outside any collection*'
+        { Add-HouseDuplicateExclusion ('a' * 64) ('b' * 64) @store -Collection "${name}_missing" -ErrorAction Stop } |
+            Should -Throw '*does not exist*'
+        { Get-HouseDuplicateExclusion @store -Collection "${name}_missing" -ErrorAction Stop } | Should -Throw '*does not exist*'
+        Get-HouseDuplicateExclusion @store -Collection $name | Should -BeNullOrEmpty
+    }
+
     It 'pipes into Remove-Item -WhatIf and Remove-HouseVector, removing every copy but the keeper where it is stored' {
         $files = @($groups | Select-Object -ExpandProperty Duplicates)
         $files | Remove-Item -WhatIf
@@ -805,6 +867,76 @@ Describe 'Find-HouseDuplicate on <Backend>' -ForEach @(
         $files | Remove-HouseVector -Confirm:$false
         (Get-HouseCollection $name @store).Count | Should -Be (39 - $files.Count)
         Find-HouseDuplicate @store -Collection $name | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'Remove-HouseDuplicate on <Backend>' -ForEach @(
+    @{ Backend = 'Local' }
+    @{ Backend = 'PgVector' }
+    @{ Backend = 'Milvus' }
+) {
+    BeforeAll {
+        $store = Get-StoreParameters $Backend
+        $name = "${run}_clean_$($Backend.ToLowerInvariant())"
+    }
+
+    BeforeEach {
+        # Photos of our own to delete: two originals, a byte-identical copy and two edits of one of them.
+        $folder = Join-Path $TestDrive "clean-$Backend"
+        Remove-Item $folder -Recurse -Force -ErrorAction SilentlyContinue
+        New-Item -ItemType Directory $folder | Out-Null
+        Copy-Item (Join-Path $originals '241_frontal.jpg'), (Join-Path $originals '259_bathroom.jpg') $folder
+        Copy-Item (Join-Path $originals '241_frontal.jpg') (Join-Path $folder 'copy_of_241.jpg')
+        Copy-Item (Join-Path $edits '241_frontal.resize.jpg'), (Join-Path $edits '241_frontal.jpeg.jpg') $folder
+        Get-ChildItem $folder -File | Add-HouseVector @store -Collection $name
+    }
+
+    AfterEach {
+        Remove-HouseCollection $name @store -Confirm:$false -ErrorAction SilentlyContinue
+    }
+
+    It 'asks first (ConfirmImpact High); -WhatIf deletes nothing' {
+        $attribute = (Get-Command Remove-HouseDuplicate).ImplementingType.GetCustomAttributes($true) |
+            Where-Object { $_.GetType().Name -eq 'CmdletAttribute' }
+        $attribute.ConfirmImpact | Should -Be 'High'
+        Find-HouseDuplicate @store -Collection $name | Remove-HouseDuplicate -WhatIf
+        (Get-ChildItem $folder -File).Count | Should -Be 5
+        (Get-HouseCollection $name @store).Count | Should -Be 5
+    }
+
+    It 'deletes every copy but the keeper, file and vector, where the photos are stored' {
+        $groups = @(Find-HouseDuplicate @store -Collection $name)
+        $groups.Count | Should -Be 1
+        $keeper = $groups[0].Keeper.Path
+        $removed = @($groups | Remove-HouseDuplicate -Confirm:$false -PassThru)
+        $removed.Count | Should -Be 3
+        (Get-ChildItem $folder -File).FullName | Sort-Object | Should -Be (@($keeper, (Join-Path $folder '259_bathroom.jpg')) | Sort-Object)
+        (Get-HouseVector @store -Collection $name).Path | Sort-Object | Should -Be (@($keeper, (Join-Path $folder '259_bathroom.jpg')) | Sort-Object)
+        Find-HouseDuplicate @store -Collection $name | Should -BeNullOrEmpty
+    }
+
+    It 'keeps everything when the keeper changed or is gone, and a copy that changed since the scan' {
+        $group = Find-HouseDuplicate @store -Collection $name
+        $saved = [IO.File]::ReadAllBytes($group.Keeper.Path)
+        Remove-Item $group.Keeper.Path
+        { $group | Remove-HouseDuplicate -Confirm:$false -ErrorAction Stop } | Should -Throw '*keeper*missing or changed*'
+        (Get-ChildItem $folder -File).Count | Should -Be 4
+        [IO.File]::WriteAllBytes($group.Keeper.Path, $saved)
+
+        $changed = $group.Duplicates[0].Path
+        [IO.File]::WriteAllBytes($changed, [IO.File]::ReadAllBytes($changed) + [byte[]](1))
+        $errors = @()
+        $group | Remove-HouseDuplicate -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable +errors
+        $errors.Count | Should -Be 1
+        $errors[0].FullyQualifiedErrorId | Should -BeLike 'CopyChanged*'
+        (Get-ChildItem $folder -File).FullName | Sort-Object | Should -Be (@($group.Keeper.Path, $changed, (Join-Path $folder '259_bathroom.jpg')) | Sort-Object)
+        (Get-HouseVector @store -Collection $name).Count | Should -Be 3
+    }
+
+    It '-KeepFiles removes only the vectors' {
+        Find-HouseDuplicate @store -Collection $name | Remove-HouseDuplicate -KeepFiles -Confirm:$false
+        (Get-ChildItem $folder -File).Count | Should -Be 5
+        (Get-HouseCollection $name @store).Count | Should -Be 2
     }
 }
 

@@ -55,6 +55,11 @@ public sealed record HouseDuplicatePair(string A, string B, double Distance, boo
 {
     /// <summary>Calibrated probability that the two are the same photo; 1 for the same bytes.</summary>
     public double DuplicateProbability { get; init; } = double.NaN;
+    /// <summary>The photos' content hashes: what a "not a duplicate" decision remembers.</summary>
+    public string Sha256A { get; init; } = "";
+    public string Sha256B { get; init; } = "";
+    /// <summary>The store the group was scanned in; Add-HouseDuplicateExclusion acts there.</summary>
+    public HouseStoreReference? Store { get; init; }
 }
 
 /// <summary>Photos that are copies of one another: a connected component of the duplicate pairs.</summary>
@@ -102,4 +107,59 @@ public sealed class HouseDuplicateScanSummary
     /// to 2: duplicates sit left of the threshold, merely similar houses right of it.
     /// </summary>
     public IReadOnlyList<long> NearestDistanceCounts { get; init; } = [];
+    /// <summary>Pairs within the threshold that were not joined because the user marked them "not a duplicate".</summary>
+    public long ExcludedPairs { get; init; }
+}
+
+/// <summary>
+/// A remembered "not a duplicate": two photos, by content (SHA-256), that duplicate scans of the collection no longer
+/// join. Keyed by content, so re-adding the same files keeps the decision and a re-encoded copy is a new question.
+/// </summary>
+public sealed class HouseDuplicateExclusion
+{
+    /// <summary>The smaller hash of the two (ordinal), in lower case.</summary>
+    public string Sha256A { get; }
+    public string Sha256B { get; }
+    /// <summary>The paths the photos had when the decision was made, to show; the hashes decide.</summary>
+    public string PathA { get; init; } = "";
+    public string PathB { get; init; } = "";
+    public DateTime AddedUtc { get; init; }
+    public string Collection { get; init; } = "";
+    /// <summary>The store the decision is kept in; Remove-HouseDuplicateExclusion acts there.</summary>
+    public HouseStoreReference? Store { get; set; }
+
+    public HouseDuplicateExclusion(string sha256A, string sha256B)
+    {
+        (Sha256A, Sha256B) = Key(sha256A, sha256B);
+    }
+
+    /// <summary>A decision about two photos given in any order: the paths follow their hashes.</summary>
+    public static HouseDuplicateExclusion Between(string sha256X, string pathX, string sha256Y, string pathY, string collection,
+        DateTime addedUtc)
+    {
+        var (a, _) = Key(sha256X, sha256Y);
+        bool inOrder = a == sha256X.ToLowerInvariant();
+        return new HouseDuplicateExclusion(sha256X, sha256Y)
+        {
+            PathA = inOrder ? pathX : pathY, PathB = inOrder ? pathY : pathX, Collection = collection, AddedUtc = addedUtc,
+        };
+    }
+
+    /// <summary>The pair as stored: both hashes checked and lower-cased, the smaller first.</summary>
+    public static (string A, string B) Key(string sha256A, string sha256B)
+    {
+        string a = CheckSha(sha256A), b = CheckSha(sha256B);
+        return string.CompareOrdinal(a, b) <= 0 ? (a, b) : (b, a);
+    }
+
+    private static string CheckSha(string sha)
+    {
+        if (sha is not { Length: 64 } || !sha.All(char.IsAsciiHexDigit))
+        {
+            throw new ArgumentException($"'{sha}' is not a SHA-256 (64 hexadecimal digits).");
+        }
+        return sha.ToLowerInvariant();
+    }
+
+    public override string ToString() => $"{PathA} <> {PathB}";
 }

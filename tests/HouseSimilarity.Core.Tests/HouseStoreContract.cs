@@ -310,6 +310,74 @@ public abstract class HouseStoreContract : IAsyncLifetime
         }
     }
 
+    private static string Sha(string text) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
+
+    private static async Task<DuplicateScan> ScanAsync(IHouseStore store, long total)
+    {
+        var scan = new DuplicateScan(store, new HouseStoreReference(store.Backend, store.Location, store.Collection));
+        await foreach (var _ in scan.RunAsync(new DuplicateScanOptions { Threshold = 0.3 }, total))
+        {
+        }
+        return scan;
+    }
+
+    [Fact]
+    public async Task Not_a_duplicate_decisions_are_kept_with_the_collection_by_content_and_the_scan_skips_them()
+    {
+        var store = Open();
+        var random = new Random(41);
+        var center = Vectors.RandomUnit(random);
+        var records = Enumerable.Range(0, 4).Select(i => Vectors.Record($"p{i}", Vectors.Perturb(center, random, 0.05))).ToList();
+        records.Add(Vectors.Record("x1", Vectors.RandomUnit(random)));
+        records.Add(Vectors.Record("x2", Vectors.RandomUnit(random)));
+        records.Add(Vectors.Record("u", Vectors.RandomUnit(random)));
+        foreach (var record in records)
+        {
+            record.Sha256 = Sha(record.Id.TrimEnd('1', '2') == "x" ? "x" : record.Id);
+        }
+        await store.UpsertAsync(records);
+        Assert.Empty(await store.ReadExclusionsAsync());
+        Assert.Equal([2, 4], (await ScanAsync(store, records.Count)).Groups.Select(g => g.Count));
+
+        // p0 is not a duplicate of the other p's; the byte-identical x's are not duplicates either.
+        var made = new DateTime(2026, 1, 2, 3, 4, 5, DateTimeKind.Utc);
+        await store.AddExclusionsAsync([
+            .. Enumerable.Range(1, 3).Select(i => HouseDuplicateExclusion.Between(Sha("p0"), "/a/p0", Sha($"p{i}"), $"/a/p{i}", "", made)),
+            HouseDuplicateExclusion.Between(Sha("x"), "/a/x1", Sha("x"), "/a/x2", "", made)]);
+        // Named again (the other way round), a decision is replaced, not doubled.
+        await store.AddExclusionsAsync([HouseDuplicateExclusion.Between(Sha("p1"), "/b/p1", Sha("p0"), "/b/p0", "", made.AddDays(1))]);
+        var kept = await store.ReadExclusionsAsync();
+        Assert.Equal(4, kept.Count);
+        Assert.Equal(kept.OrderBy(e => e.Sha256A, StringComparer.Ordinal).ThenBy(e => e.Sha256B, StringComparer.Ordinal), kept);
+        Assert.All(kept, e => Assert.True(string.CompareOrdinal(e.Sha256A, e.Sha256B) <= 0));
+        Assert.All(kept, e => Assert.Equal(store.Collection, e.Collection));
+        var replaced = kept.Single(e => new[] { e.Sha256A, e.Sha256B }.Order().SequenceEqual(new[] { Sha("p0"), Sha("p1") }.Order()));
+        Assert.Equal(made.AddDays(1), replaced.AddedUtc);
+        Assert.Equal(replaced.Sha256A == Sha("p0") ? ("/b/p0", "/b/p1") : ("/b/p1", "/b/p0"), (replaced.PathA, replaced.PathB));
+        Assert.Empty(await Open().ReadExclusionsAsync());
+
+        var scan = await ScanAsync(store, records.Count);
+        var group = Assert.Single(scan.Groups);
+        Assert.Equal(["p1", "p2", "p3"], group.Members.Select(m => m.Id).Order());
+        Assert.Equal(3 + 1, group.Scan!.ExcludedPairs);
+
+        Assert.Equal(2, await store.RemoveExclusionsAsync([
+            HouseDuplicateExclusion.Key(Sha("p1"), Sha("p0")), HouseDuplicateExclusion.Key(Sha("p0"), Sha("p2")),
+            HouseDuplicateExclusion.Key(Sha("never"), Sha("made"))]));
+        Assert.Equal(2, (await store.ReadExclusionsAsync()).Count);
+        // Removed and stored again, p3 keeps its decision: p0 joins the group through p1 and p2, without the p0-p3 pair.
+        Assert.True(await store.RemoveAsync("p3"));
+        await store.UpsertAsync([records[3]]);
+        group = Assert.Single((await ScanAsync(store, records.Count)).Groups);
+        Assert.Equal(4, group.Count);
+        Assert.Equal(5, group.Pairs.Count);
+        Assert.DoesNotContain(group.Pairs, p => new[] { p.A, p.B }.Order().SequenceEqual(["p0", "p3"]));
+
+        Assert.True(await store.DropCollectionAsync());
+        Assert.Empty(await store.ReadExclusionsAsync());
+    }
+
     [Fact]
     public async Task Searching_a_collection_that_does_not_exist_finds_nothing()
     {

@@ -49,6 +49,31 @@ public sealed class LocalStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_store_made_before_decisions_existed_opens_keeps_its_photos_and_keeps_decisions()
+    {
+        using (var store = new LocalStore(File))
+        {
+            await store.UpsertAsync([Record("a", RandomUnit(new Random(3)))]);
+        }
+        // A schema 1 file: no exclusions table.
+        using (var old = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={File};Pooling=False"))
+        {
+            old.Open();
+            using var downgrade = old.CreateCommand();
+            downgrade.CommandText = "DROP TABLE exclusions; PRAGMA user_version = 1;";
+            downgrade.ExecuteNonQuery();
+        }
+        using (var store = new LocalStore(File))
+        {
+            Assert.Equal(1, (await store.GetCollectionAsync())!.Count);
+            Assert.Empty(await store.ReadExclusionsAsync());
+            await store.AddExclusionsAsync([new HouseDuplicateExclusion(new string('b', 64), new string('A', 64)) { PathA = "/x", PathB = "/y" }]);
+            var kept = Assert.Single(await store.ReadExclusionsAsync());
+            Assert.Equal((new string('a', 64), new string('b', 64)), (kept.Sha256A, kept.Sha256B));
+        }
+    }
+
+    [Fact]
     public async Task Identical_bytes_under_two_ids_are_both_kept()
     {
         float[] v = RandomUnit(new Random(2));

@@ -41,6 +41,10 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
     private readonly List<Node> _byIndex = [];
     private readonly List<(int A, int B, double Distance)> _edges = [];
     private readonly long[] _nearest = new long[(int)Math.Ceiling(2 / HouseDuplicateScanSummary.BinWidth) + 1];
+    // The collection's "not a duplicate" decisions, as (smaller sha, larger sha); such photos are never joined.
+    private HashSet<(string, string)> _excluded = [];
+    private readonly HashSet<(int, int)> _excludedNear = [];
+    private long _excludedExact;
     private List<HouseDuplicateGroup> _groups = [];
 
     public IReadOnlyList<HouseDuplicateGroup> Groups => _groups;
@@ -76,6 +80,7 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
         total = probes is null ? total : total + probes.Count;
         long done = 0;
         yield return new DuplicateScanProgress(0, total);
+        _excluded = (await store.ReadExclusionsAsync(cancellationToken)).Select(e => (e.Sha256A, e.Sha256B)).ToHashSet();
 
         // 1. Every stored photo, streamed: its metadata is kept, its vector only until its batch is searched.
         await foreach (var record in store.ReadAllAsync(cancellationToken))
@@ -137,6 +142,11 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
         foreach (var same in _byIndex.Where(n => n.Sha.Length > 0).GroupBy(n => n.Sha).Where(g => g.Count() > 1))
         {
             var members = same.ToList();
+            if (IsExcluded(members[0], members[1]))
+            {
+                _excludedExact += members.Count * (members.Count - 1L) / 2;
+                continue;
+            }
             for (int i = 1; (!checking || members.Any(IsQuery)) && i < members.Count; i++)
             {
                 Union(members[0], members[i], 0);
@@ -218,8 +228,25 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
         return i;
     }
 
+    /// <summary>Whether the user said these two photos are not duplicates (both hashes known).</summary>
+    private bool IsExcluded(Node a, Node b)
+    {
+        if (_excluded.Count == 0 || a.Sha.Length == 0 || b.Sha.Length == 0)
+        {
+            return false;
+        }
+        string sa = a.Sha.ToLowerInvariant(), sb = b.Sha.ToLowerInvariant();
+        return _excluded.Contains(string.CompareOrdinal(sa, sb) <= 0 ? (sa, sb) : (sb, sa));
+    }
+
     private void Union(Node a, Node b, double distance)
     {
+        if (IsExcluded(a, b))
+        {
+            // Both directions of a search find the pair: count it once.
+            _excludedNear.Add((Math.Min(a.Index, b.Index), Math.Max(a.Index, b.Index)));
+            return;
+        }
         _edges.Add((a.Index, b.Index, distance));
         int ra = Find(a.Index), rb = Find(b.Index);
         if (ra != rb)
@@ -246,7 +273,12 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
                 {
                     for (int b = a + 1; b < members.Count; b++)
                     {
-                        pairs.Add(Pair(members[a], members[b], VectorOf(members[a]), VectorOf(members[b]), options.Probability));
+                        // Joined through others, but the user said these two are not duplicates: not a pair.
+                        if (IsExcluded(members[a], members[b]))
+                        {
+                            continue;
+                        }
+                        pairs.Add(Pair(members[a], members[b], VectorOf(members[a]), VectorOf(members[b]), options.Probability, source));
                     }
                 }
             }
@@ -254,10 +286,12 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
             {
                 foreach (var (a, b, d) in edgesByRoot[Find(members[0].Index)].DistinctBy(e => (Math.Min(e.A, e.B), Math.Max(e.A, e.B))))
                 {
-                    bool same = _byIndex[a].Sha == _byIndex[b].Sha && _byIndex[a].Sha.Length > 0;
-                    pairs.Add(new HouseDuplicatePair(_byIndex[a].Id, _byIndex[b].Id, d, same)
+                    var (na, nb) = (_byIndex[a], _byIndex[b]);
+                    bool same = na.Sha == nb.Sha && na.Sha.Length > 0;
+                    pairs.Add(new HouseDuplicatePair(Key(na), Key(nb), d, same)
                     {
                         DuplicateProbability = same ? 1 : options.Probability?.Invoke(Math.Min(d, 2)) ?? double.NaN,
+                        Sha256A = na.Sha, Sha256B = nb.Sha, Store = source,
                     });
                 }
             }
@@ -289,6 +323,7 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
         {
             Collection = source.Collection, Store = source, Photos = _byIndex.Count, Groups = groups.Count,
             Threshold = options.Threshold, ScannedUtc = DateTime.UtcNow, NearestDistanceCounts = _nearest.ToArray(),
+            ExcludedPairs = _excludedExact + _excludedNear.Count,
         };
         // Exact groups first, then the tightest; numbered in that order.
         return groups.OrderBy(g => g.Kind).ThenBy(g => g.MaxDistance).ThenBy(g => g.Keeper.Path, StringComparer.Ordinal)
@@ -300,13 +335,15 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
             .ToList();
     }
 
-    private static HouseDuplicatePair Pair(Node a, Node b, float[]? va, float[]? vb, Func<double, double>? probability)
+    private static HouseDuplicatePair Pair(Node a, Node b, float[]? va, float[]? vb, Func<double, double>? probability,
+        HouseStoreReference source)
     {
         double d = va is null || vb is null ? double.NaN : VectorMath.L2(va, vb);
         bool same = a.Sha.Length > 0 && a.Sha == b.Sha;
-        return new(a.Stored ? a.Id : a.Path, b.Stored ? b.Id : b.Path, d, same)
+        return new(Key(a), Key(b), d, same)
         {
             DuplicateProbability = same ? 1 : double.IsNaN(d) || probability is null ? double.NaN : probability(Math.Min(d, 2)),
+            Sha256A = a.Sha, Sha256B = b.Sha, Store = source,
         };
     }
 

@@ -56,8 +56,17 @@ public interface IHouseStore : IDisposable
 
     Task<bool> RemoveAsync(string id, CancellationToken cancellationToken = default);
 
-    /// <summary>Deletes the whole collection; false when it did not exist.</summary>
+    /// <summary>Deletes the whole collection and its decisions; false when it did not exist.</summary>
     Task<bool> DropCollectionAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>The collection's "not a duplicate" decisions, in (Sha256A, Sha256B) order.</summary>
+    Task<IReadOnlyList<HouseDuplicateExclusion>> ReadExclusionsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Remembers these decisions with the collection (a pair already there is replaced).</summary>
+    Task AddExclusionsAsync(IReadOnlyList<HouseDuplicateExclusion> exclusions, CancellationToken cancellationToken = default);
+
+    /// <summary>Forgets these pairs (<see cref="HouseDuplicateExclusion.Key"/> order); how many were there.</summary>
+    Task<int> RemoveExclusionsAsync(IReadOnlyList<(string Sha256A, string Sha256B)> pairs, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Ends an ingest: builds what waits for the bulk load (a deferred index). Cheap when nothing waits; true when it

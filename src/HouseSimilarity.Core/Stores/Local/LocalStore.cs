@@ -64,7 +64,8 @@ public sealed class LocalStore : IHouseStore
         }
     }
 
-    private const int SchemaVersion = 1;
+    // 2: the exclusions table.
+    private const int SchemaVersion = 2;
 
     private void CreateSchema()
     {
@@ -79,6 +80,9 @@ public sealed class LocalStore : IHouseStore
                 width INTEGER NOT NULL, height INTEGER NOT NULL, added_utc TEXT NOT NULL, vector BLOB NOT NULL,
                 PRIMARY KEY (collection, id)) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS store (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS exclusions (
+                collection TEXT NOT NULL, sha_a TEXT NOT NULL, sha_b TEXT NOT NULL, path_a TEXT NOT NULL, path_b TEXT NOT NULL,
+                added_utc TEXT NOT NULL, PRIMARY KEY (collection, sha_a, sha_b)) WITHOUT ROWID;
             INSERT INTO store (key, value) VALUES ('id', '{Guid.NewGuid():N}') ON CONFLICT (key) DO NOTHING;
             PRAGMA user_version = {SchemaVersion};
             """);
@@ -315,12 +319,72 @@ public sealed class LocalStore : IHouseStore
             return removed;
         }));
 
+    public Task<IReadOnlyList<HouseDuplicateExclusion>> ReadExclusionsAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult(Run<IReadOnlyList<HouseDuplicateExclusion>>("read the decisions of", () =>
+        {
+            using var command = Command(
+                "SELECT sha_a, sha_b, path_a, path_b, added_utc FROM exclusions WHERE collection = $c ORDER BY sha_a, sha_b",
+                ("$c", Collection));
+            using var reader = command.ExecuteReader();
+            var result = new List<HouseDuplicateExclusion>();
+            while (reader.Read())
+            {
+                result.Add(new HouseDuplicateExclusion(reader.GetString(0), reader.GetString(1))
+                {
+                    PathA = reader.GetString(2), PathB = reader.GetString(3), Collection = Collection,
+                    AddedUtc = DateTime.Parse(reader.GetString(4), null, System.Globalization.DateTimeStyles.RoundtripKind),
+                });
+            }
+            return result;
+        }));
+
+    public Task AddExclusionsAsync(IReadOnlyList<HouseDuplicateExclusion> exclusions, CancellationToken cancellationToken = default) =>
+        Task.FromResult(Run("store decisions in", () =>
+        {
+            using var transaction = _connection.BeginTransaction(deferred: false);
+            using var insert = Command("""
+                INSERT INTO exclusions (collection, sha_a, sha_b, path_a, path_b, added_utc) VALUES ($c, $a, $b, $pa, $pb, $t)
+                ON CONFLICT (collection, sha_a, sha_b) DO UPDATE SET path_a = excluded.path_a, path_b = excluded.path_b,
+                    added_utc = excluded.added_utc
+                """, ("$c", Collection), ("$a", ""), ("$b", ""), ("$pa", ""), ("$pb", ""), ("$t", ""));
+            foreach (var exclusion in exclusions)
+            {
+                insert.Parameters["$a"].Value = exclusion.Sha256A;
+                insert.Parameters["$b"].Value = exclusion.Sha256B;
+                insert.Parameters["$pa"].Value = exclusion.PathA;
+                insert.Parameters["$pb"].Value = exclusion.PathB;
+                insert.Parameters["$t"].Value = exclusion.AddedUtc.ToUniversalTime().ToString("O");
+                insert.ExecuteNonQuery();
+            }
+            transaction.Commit();
+            return true;
+        }));
+
+    public Task<int> RemoveExclusionsAsync(IReadOnlyList<(string Sha256A, string Sha256B)> pairs, CancellationToken cancellationToken = default) =>
+        Task.FromResult(Run("remove decisions from", () =>
+        {
+            using var transaction = _connection.BeginTransaction(deferred: false);
+            using var delete = Command("DELETE FROM exclusions WHERE collection = $c AND sha_a = $a AND sha_b = $b",
+                ("$c", Collection), ("$a", ""), ("$b", ""));
+            int removed = 0;
+            foreach (var (a, b) in pairs)
+            {
+                delete.Parameters["$a"].Value = a;
+                delete.Parameters["$b"].Value = b;
+                removed += delete.ExecuteNonQuery();
+            }
+            transaction.Commit();
+            return removed;
+        }));
+
     public Task<bool> DropCollectionAsync(CancellationToken cancellationToken = default) =>
         Task.FromResult(Run("drop", () =>
         {
             using var transaction = _connection.BeginTransaction(deferred: false);
             using var vectors = Command("DELETE FROM vectors WHERE collection = $c", ("$c", Collection));
             vectors.ExecuteNonQuery();
+            using var exclusions = Command("DELETE FROM exclusions WHERE collection = $c", ("$c", Collection));
+            exclusions.ExecuteNonQuery();
             using var collection = Command("DELETE FROM collections WHERE name = $c", ("$c", Collection));
             bool dropped = collection.ExecuteNonQuery() > 0;
             transaction.Commit();

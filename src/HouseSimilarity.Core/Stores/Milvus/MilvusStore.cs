@@ -17,6 +17,8 @@ namespace HouseSimilarity.Stores.Milvus;
 public sealed class MilvusStore : IHouseStore
 {
     public const string Prefix = "hs_";
+    /// <summary>The companion collection of a collection's "not a duplicate" decisions: never listed as a collection.</summary>
+    public const string ExclusionsPrefix = "hsx_";
     /// <summary>Longest Id and path, in UTF-8 bytes (VarChar max_length).</summary>
     public const int MaxIdBytes = 4096;
     /// <summary>Milvus's limits on one search or query: topK, nq, offset + limit.</summary>
@@ -35,6 +37,8 @@ public sealed class MilvusStore : IHouseStore
     public string Collection { get; }
     /// <summary>The Milvus collection that holds this collection.</summary>
     public string Name { get; }
+    /// <summary>The Milvus collection that holds its "not a duplicate" decisions.</summary>
+    public string ExclusionsName { get; }
 
     public StoreCapabilities Capabilities { get; } = new()
     {
@@ -47,6 +51,7 @@ public sealed class MilvusStore : IHouseStore
         ArgumentNullException.ThrowIfNull(options);
         Collection = CollectionName.Validate(collection);
         Name = Prefix + Collection;
+        ExclusionsName = ExclusionsPrefix + Collection;
         _indexType = indexType;
         _client = new MilvusClient(options);
         Location = LocationOf(options.Uri, options.Database);
@@ -194,7 +199,7 @@ public sealed class MilvusStore : IHouseStore
             ["params"] = new JsonObject { ["consistencyLevel"] = "Strong" },
         };
         await RunAsync("create", ct => _client.PostAsync("collections/create", body, idempotent: false, ct), cancellationToken);
-        await WaitForLoadAsync(cancellationToken);
+        await WaitForLoadAsync(Name, cancellationToken);
         return info;
     }
 
@@ -224,14 +229,14 @@ public sealed class MilvusStore : IHouseStore
         _ => throw new ArgumentException($"Milvus has no {index} index: use Hnsw, IvfFlat, AutoIndex or Exact."),
     };
 
-    private async Task WaitForLoadAsync(CancellationToken cancellationToken)
+    private async Task WaitForLoadAsync(string name, CancellationToken cancellationToken)
     {
         var deadline = DateTime.UtcNow + _client.Options.LoadTimeout;
         bool asked = false;
         for (int poll = 0; ; poll++)
         {
             var answer = await RunAsync("load", ct => _client.PostAsync("collections/get_load_state",
-                new JsonObject { ["collectionName"] = Name }, idempotent: true, ct), cancellationToken);
+                new JsonObject { ["collectionName"] = name }, idempotent: true, ct), cancellationToken);
             string state = answer["data"]?["loadState"]?.GetValue<string>() ?? "";
             if (state == "LoadStateLoaded")
             {
@@ -241,12 +246,12 @@ public sealed class MilvusStore : IHouseStore
             {
                 asked = true;
                 await RunAsync("load", ct => _client.PostAsync("collections/load",
-                    new JsonObject { ["collectionName"] = Name }, idempotent: true, ct), cancellationToken);
+                    new JsonObject { ["collectionName"] = name }, idempotent: true, ct), cancellationToken);
             }
             if (DateTime.UtcNow > deadline)
             {
                 throw new HouseStoreException(
-                    $"Milvus at {Location} did not load collection '{Name}' within {_client.Options.LoadTimeout.TotalSeconds:0} s " +
+                    $"Milvus at {Location} did not load collection '{name}' within {_client.Options.LoadTimeout.TotalSeconds:0} s " +
                     $"(state {state}, {answer["data"]?["loadProgress"]?.ToString() ?? "?"} %). The collection exists; searches work once it is loaded.",
                     null, StoreFailure.Other, Location);
             }
@@ -336,9 +341,127 @@ public sealed class MilvusStore : IHouseStore
         {
             return false;
         }
+        // The decisions first: a drop cut short leaves a collection, never decisions without one.
+        if (await ExclusionsExistAsync(cancellationToken))
+        {
+            await RunAsync("drop", ct => _client.PostAsync("collections/drop",
+                new JsonObject { ["collectionName"] = ExclusionsName }, idempotent: true, ct), cancellationToken);
+        }
         await RunAsync("drop", ct => _client.PostAsync("collections/drop",
             new JsonObject { ["collectionName"] = Name }, idempotent: true, ct), cancellationToken);
         return true;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // "Not a duplicate" decisions: a small companion collection (Milvus needs a vector field: a constant 2-d one).
+
+    private static readonly string[] ExclusionFields = ["id", "sha_a", "sha_b", "path_a", "path_b", "added"];
+
+    private async Task<bool> ExclusionsExistAsync(CancellationToken cancellationToken)
+    {
+        var answer = await RunAsync("read", ct => _client.PostAsync("collections/has",
+            new JsonObject { ["collectionName"] = ExclusionsName }, idempotent: true, ct), cancellationToken);
+        return answer["data"]?["has"]?.GetValue<bool>() ?? false;
+    }
+
+    private async Task CreateExclusionsAsync(CancellationToken cancellationToken)
+    {
+        var body = new JsonObject
+        {
+            ["collectionName"] = ExclusionsName,
+            ["description"] = JsonSerializer.Serialize(new Dictionary<string, object> { [CollectionInfo.Marker] = 1, ["exclusionsOf"] = Name }),
+            ["schema"] = new JsonObject
+            {
+                ["autoID"] = false,
+                ["enableDynamicField"] = false,
+                ["fields"] = new JsonArray(
+                    Field("id", "VarChar", primary: true, ("max_length", "129")),
+                    Field("marker", "FloatVector", primary: false, ("dim", "2")),
+                    Field("sha_a", "VarChar", primary: false, ("max_length", "64")),
+                    Field("sha_b", "VarChar", primary: false, ("max_length", "64")),
+                    Field("path_a", "VarChar", primary: false, ("max_length", MaxIdBytes.ToString())),
+                    Field("path_b", "VarChar", primary: false, ("max_length", MaxIdBytes.ToString())),
+                    Field("added", "Int64", primary: false)),
+            },
+            ["indexParams"] = new JsonArray(new JsonObject
+            {
+                ["fieldName"] = "marker", ["indexName"] = "marker_idx", ["metricType"] = "L2", ["params"] = IndexParams(VectorIndexType.Exact),
+            }),
+            ["params"] = new JsonObject { ["consistencyLevel"] = "Strong" },
+        };
+        await RunAsync("create", ct => _client.PostAsync("collections/create", body, idempotent: false, ct), cancellationToken);
+        await WaitForLoadAsync(ExclusionsName, cancellationToken);
+    }
+
+    private static string ExclusionId(string a, string b) => a + ":" + b;
+
+    public async Task<IReadOnlyList<HouseDuplicateExclusion>> ReadExclusionsAsync(CancellationToken cancellationToken = default)
+    {
+        var result = new List<HouseDuplicateExclusion>();
+        if (!await ExclusionsExistAsync(cancellationToken))
+        {
+            return result;
+        }
+        await WaitForLoadAsync(ExclusionsName, cancellationToken);
+        await foreach (var row in QueryAllAsync(ExclusionsName, ExclusionFields, cancellationToken))
+        {
+            result.Add(new HouseDuplicateExclusion(row["sha_a"]!.GetValue<string>(), row["sha_b"]!.GetValue<string>())
+            {
+                PathA = row["path_a"]?.GetValue<string>() ?? "", PathB = row["path_b"]?.GetValue<string>() ?? "", Collection = Collection,
+                AddedUtc = DateTimeOffset.FromUnixTimeMilliseconds(row["added"]?.GetValue<long>() ?? 0).UtcDateTime,
+            });
+        }
+        return result;
+    }
+
+    public async Task AddExclusionsAsync(IReadOnlyList<HouseDuplicateExclusion> exclusions, CancellationToken cancellationToken = default)
+    {
+        if (exclusions.Count == 0)
+        {
+            return;
+        }
+        if (!await ExclusionsExistAsync(cancellationToken))
+        {
+            await CreateExclusionsAsync(cancellationToken);
+        }
+        var last = exclusions.GroupBy(e => (e.Sha256A, e.Sha256B)).Select(g => g.Last());
+        foreach (var chunk in last.Chunk(1000))
+        {
+            var rows = new JsonArray(chunk.Select(e => (JsonNode)new JsonObject
+            {
+                ["id"] = ExclusionId(e.Sha256A, e.Sha256B), ["marker"] = new JsonArray(1f, 0f), ["sha_a"] = e.Sha256A, ["sha_b"] = e.Sha256B,
+                ["path_a"] = e.PathA, ["path_b"] = e.PathB, ["added"] = new DateTimeOffset(e.AddedUtc.ToUniversalTime()).ToUnixTimeMilliseconds(),
+            }).ToArray());
+            await RunAsync("store decisions in", ct => _client.PostAsync("entities/upsert",
+                new JsonObject { ["collectionName"] = ExclusionsName, ["data"] = rows.DeepClone() }, idempotent: true, ct),
+                cancellationToken, batch: rows.Count);
+        }
+    }
+
+    public async Task<int> RemoveExclusionsAsync(IReadOnlyList<(string Sha256A, string Sha256B)> pairs, CancellationToken cancellationToken = default)
+    {
+        if (pairs.Count == 0 || !await ExclusionsExistAsync(cancellationToken))
+        {
+            return 0;
+        }
+        int removed = 0;
+        foreach (var chunk in pairs.Select(p => ExclusionId(p.Sha256A, p.Sha256B)).Distinct(StringComparer.Ordinal).Chunk(1000))
+        {
+            // Milvus's delete does not say how many rows matched: count them first.
+            var answer = await RunAsync("read", ct => _client.PostAsync("entities/get", new JsonObject
+            {
+                ["collectionName"] = ExclusionsName, ["id"] = new JsonArray(chunk.Select(id => (JsonNode)id).ToArray()),
+                ["outputFields"] = new JsonArray("id"), ["consistencyLevel"] = "Strong",
+            }, idempotent: true, ct), cancellationToken);
+            int found = answer["data"]?.AsArray().Count ?? 0;
+            if (found > 0)
+            {
+                await RunAsync("remove decisions from", ct => _client.PostAsync("entities/delete",
+                    new JsonObject { ["collectionName"] = ExclusionsName, ["filter"] = IdIn(chunk) }, idempotent: true, ct), cancellationToken);
+            }
+            removed += found;
+        }
+        return removed;
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -466,10 +589,7 @@ public sealed class MilvusStore : IHouseStore
         return records;
     }
 
-    /// <summary>
-    /// Every record in ordinal Id order, page by page past Milvus's 16,384 offset + limit window: each page asks for the
-    /// Ids after the last one seen (Milvus answers a query with a limit in primary-key order).
-    /// </summary>
+    /// <summary>Every record in ordinal Id order.</summary>
     public async IAsyncEnumerable<HouseRecord> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var info = await DescribeAsync(cancellationToken);
@@ -477,26 +597,39 @@ public sealed class MilvusStore : IHouseStore
         {
             yield break;
         }
+        await foreach (var row in QueryAllAsync(Name, RecordFields, cancellationToken))
+        {
+            yield return ReadRecord(row, info);
+        }
+    }
+
+    /// <summary>
+    /// Every row of a Milvus collection in ordinal Id order, page by page past Milvus's 16,384 offset + limit window:
+    /// each page asks for the Ids after the last one seen (Milvus answers a query with a limit in primary-key order).
+    /// </summary>
+    private async IAsyncEnumerable<JsonNode> QueryAllAsync(string name, string[] fields,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         const int page = 1000;
         string? after = null;
         while (true)
         {
             var answer = await RunAsync("read", ct => _client.PostAsync("entities/query", new JsonObject
             {
-                ["collectionName"] = Name, ["filter"] = after is null ? "" : $"id > {Literal(after)}", ["limit"] = page,
-                ["outputFields"] = new JsonArray(RecordFields.Select(f => (JsonNode)f).ToArray()), ["consistencyLevel"] = "Strong",
+                ["collectionName"] = name, ["filter"] = after is null ? "" : $"id > {Literal(after)}", ["limit"] = page,
+                ["outputFields"] = new JsonArray(fields.Select(f => (JsonNode)f).ToArray()), ["consistencyLevel"] = "Strong",
             }, idempotent: true, ct), cancellationToken);
-            var rows = (answer["data"]?.AsArray() ?? []).Select(row => ReadRecord(row!, info))
-                .OrderBy(r => r.Id, StringComparer.Ordinal).ToList();
-            foreach (var record in rows)
+            var rows = (answer["data"]?.AsArray() ?? []).Select(row => row!)
+                .OrderBy(r => r["id"]!.GetValue<string>(), StringComparer.Ordinal).ToList();
+            foreach (var row in rows)
             {
-                yield return record;
+                yield return row;
             }
             if (rows.Count < page)
             {
                 yield break;
             }
-            after = rows[^1].Id;
+            after = rows[^1]["id"]!.GetValue<string>();
         }
     }
 

@@ -60,6 +60,9 @@ public class PgVectorStore : IHouseStore
     /// <summary>The metadata table; collection tables never get this name (see <see cref="TableName"/>).</summary>
     public const string MetadataTable = "hs_collections";
 
+    /// <summary>The "not a duplicate" decisions of every collection; no collection table can have this name (one '#').</summary>
+    public const string ExclusionsTable = "\"hs#exclusions\"";
+
     /// <summary>hnsw.ef_search and the largest top served by an ANN index; larger tops are searched exactly.</summary>
     public const int MaxEfSearch = 1000;
 
@@ -242,6 +245,9 @@ public class PgVectorStore : IHouseStore
             index_kind text NOT NULL, metric text NOT NULL, created_utc timestamptz NOT NULL DEFAULT now(),
             hnsw_m integer, hnsw_ef_construction integer, index_state text);
         ALTER TABLE {MetadataTable} ADD COLUMN IF NOT EXISTS index_state text;
+        CREATE TABLE IF NOT EXISTS {ExclusionsTable} (
+            collection text COLLATE "C" NOT NULL, sha_a text NOT NULL, sha_b text NOT NULL, path_a text NOT NULL,
+            path_b text NOT NULL, added_utc timestamptz NOT NULL, PRIMARY KEY (collection, sha_a, sha_b));
         """;
 
     private const string SelectInfoSql =
@@ -640,6 +646,60 @@ public class PgVectorStore : IHouseStore
         }, cancellationToken);
     }
 
+    public Task<IReadOnlyList<HouseDuplicateExclusion>> ReadExclusionsAsync(CancellationToken cancellationToken = default) =>
+        RunAsync<IReadOnlyList<HouseDuplicateExclusion>>("read the decisions of", async (connection, ct) =>
+        {
+            await using var command = new NpgsqlCommand(
+                $"SELECT sha_a, sha_b, path_a, path_b, added_utc FROM {ExclusionsTable} WHERE collection = @n ORDER BY sha_a, sha_b",
+                connection);
+            command.Parameters.AddWithValue("n", NpgsqlDbType.Text, Collection);
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            var result = new List<HouseDuplicateExclusion>();
+            while (await reader.ReadAsync(ct))
+            {
+                result.Add(new HouseDuplicateExclusion(reader.GetString(0), reader.GetString(1))
+                {
+                    PathA = reader.GetString(2), PathB = reader.GetString(3), Collection = Collection,
+                    AddedUtc = DateTime.SpecifyKind(reader.GetDateTime(4), DateTimeKind.Utc),
+                });
+            }
+            return result;
+        }, cancellationToken);
+
+    public Task AddExclusionsAsync(IReadOnlyList<HouseDuplicateExclusion> exclusions, CancellationToken cancellationToken = default) =>
+        RunAsync("store decisions in", async (connection, ct) =>
+        {
+            // One statement for the batch; a pair named twice keeps its last decision.
+            var last = exclusions.GroupBy(e => (e.Sha256A, e.Sha256B)).Select(g => g.Last()).ToList();
+            await using var insert = new NpgsqlCommand($"""
+                INSERT INTO {ExclusionsTable} (collection, sha_a, sha_b, path_a, path_b, added_utc)
+                SELECT @n, * FROM unnest(@a, @b, @pa, @pb, @t)
+                ON CONFLICT (collection, sha_a, sha_b) DO UPDATE SET path_a = excluded.path_a, path_b = excluded.path_b,
+                    added_utc = excluded.added_utc
+                """, connection);
+            insert.Parameters.AddWithValue("n", NpgsqlDbType.Text, Collection);
+            insert.Parameters.AddWithValue("a", NpgsqlDbType.Array | NpgsqlDbType.Text, last.Select(e => e.Sha256A).ToArray());
+            insert.Parameters.AddWithValue("b", NpgsqlDbType.Array | NpgsqlDbType.Text, last.Select(e => e.Sha256B).ToArray());
+            insert.Parameters.AddWithValue("pa", NpgsqlDbType.Array | NpgsqlDbType.Text, last.Select(e => e.PathA).ToArray());
+            insert.Parameters.AddWithValue("pb", NpgsqlDbType.Array | NpgsqlDbType.Text, last.Select(e => e.PathB).ToArray());
+            insert.Parameters.AddWithValue("t", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
+                last.Select(e => e.AddedUtc.ToUniversalTime()).ToArray());
+            await insert.ExecuteNonQueryAsync(ct);
+            return true;
+        }, cancellationToken);
+
+    public Task<int> RemoveExclusionsAsync(IReadOnlyList<(string Sha256A, string Sha256B)> pairs, CancellationToken cancellationToken = default) =>
+        RunAsync("remove decisions from", async (connection, ct) =>
+        {
+            await using var delete = new NpgsqlCommand(
+                $"DELETE FROM {ExclusionsTable} e USING unnest(@a, @b) AS p(a, b) " +
+                "WHERE e.collection = @n AND e.sha_a = p.a AND e.sha_b = p.b", connection);
+            delete.Parameters.AddWithValue("n", NpgsqlDbType.Text, Collection);
+            delete.Parameters.AddWithValue("a", NpgsqlDbType.Array | NpgsqlDbType.Text, pairs.Select(p => p.Sha256A).ToArray());
+            delete.Parameters.AddWithValue("b", NpgsqlDbType.Array | NpgsqlDbType.Text, pairs.Select(p => p.Sha256B).ToArray());
+            return await delete.ExecuteNonQueryAsync(ct);
+        }, cancellationToken);
+
     public Task<bool> DropCollectionAsync(CancellationToken cancellationToken = default) =>
         RunAsync("drop", async (connection, ct) =>
         {
@@ -647,6 +707,9 @@ public class PgVectorStore : IHouseStore
             await using var delete = new NpgsqlCommand($"DELETE FROM {MetadataTable} WHERE name = @n", connection);
             delete.Parameters.AddWithValue("n", NpgsqlDbType.Text, Collection);
             bool dropped = await delete.ExecuteNonQueryAsync(ct) > 0;
+            await using var exclusions = new NpgsqlCommand($"DELETE FROM {ExclusionsTable} WHERE collection = @n", connection);
+            exclusions.Parameters.AddWithValue("n", NpgsqlDbType.Text, Collection);
+            await exclusions.ExecuteNonQueryAsync(ct);
             await ExecuteAsync(connection, $"DROP TABLE IF EXISTS {Quote(Table)}", ct);
             await transaction.CommitAsync(ct);
             return dropped;
