@@ -870,6 +870,39 @@ Describe 'Find-HouseDuplicate on <Backend>' -ForEach @(
     }
 }
 
+Describe 'Records no store accepts, on <Backend>' -ForEach @(
+    @{ Backend = 'Local' }
+    @{ Backend = 'PgVector' }
+    @{ Backend = 'Milvus' }
+) {
+    BeforeAll {
+        $store = Get-StoreParameters $Backend
+        $name = "${run}_invalid_$($Backend.ToLowerInvariant())"
+    }
+
+    AfterAll {
+        Remove-HouseCollection $name @store -Confirm:$false -ErrorAction SilentlyContinue
+    }
+
+    It 'refuses a NaN, a too wide and a missing vector and a bad Id, one error each, and stores the photos around them' {
+        $e = @(Get-ChildItem $originals -Filter *.jpg | Sort-Object Name | Select-Object -First 6 | Get-HouseEmbedding)
+        $e[1].Vector[5] = [float]::NaN
+        $e[2].Vector = [float[]]::new(200)
+        $e[3].Vector = $null
+        $e[4].Id = "bad`0id"
+        $errors = @()
+        $e | Add-HouseVector @store -Collection $name -ErrorAction SilentlyContinue -ErrorVariable +errors
+        $errors.Count | Should -Be 4
+        $errors | ForEach-Object { $_.FullyQualifiedErrorId | Should -BeLike 'InvalidRecord*' }
+        $errors[0].Exception.Message | Should -BeLike "*$(Split-Path -Leaf $e[1].Path)*NaN*"
+        $errors[1].Exception.Message | Should -BeLike '*has 200 values*'
+        $errors[3].Exception.Message | Should -BeLike '*bad\u0000id*control character U+0000*'
+        $errors[0].TargetObject | Should -Be $e[1].Path
+        (Get-HouseVector @store -Collection $name).Id | Sort-Object | Should -Be (@($e[0].Id, $e[5].Id) | Sort-Object)
+        (Find-SimilarHouse $e[5].Path @store -Collection $name -Top 5).Id | Should -Be $e[0].Id
+    }
+}
+
 Describe 'Remove-HouseDuplicate on <Backend>' -ForEach @(
     @{ Backend = 'Local' }
     @{ Backend = 'PgVector' }

@@ -29,3 +29,11 @@ public sealed class ModelMismatchException(string collection, string storedModel
     public string ModelId { get; } = modelId;
 }
 
+
+/// <summary>A record no store accepts (a bad Id or vector), naming it and the cause; the rest of an ingest goes on.</summary>
+public sealed class InvalidHouseRecordException(string id, string reason)
+    : ArgumentException($"Photo '{HouseRecordCheck.Printable(id)}' cannot be stored: {reason}")
+{
+    public string Id { get; } = id;
+    public string Reason { get; } = reason;
+}

@@ -418,7 +418,7 @@ internal static class CalibrateDuplicates
     /// The battery's vectors from <paramref name="cache"/> when it holds them for this model and these photos, otherwise embedded
     /// (and written there when a cache file is named).
     /// </summary>
-    static BatteryVectors LoadOrEmbed(string photos, int firstHouse, int lastHouse, HouseEmbedder embedder, string? cache)
+    internal static BatteryVectors LoadOrEmbed(string photos, int firstHouse, int lastHouse, HouseEmbedder embedder, string? cache)
     {
         string[] files = DevPhotos.List(photos, firstHouse, lastHouse);
         IReadOnlyList<ImageEdit> battery = ImageEdits.Battery();

@@ -39,6 +39,9 @@ return args.FirstOrDefault() switch
         int.Parse(Arg("--first", "241"), CultureInfo.InvariantCulture), int.Parse(Arg("--last", "300"), CultureInfo.InvariantCulture),
         Arg("--prior", "") is { Length: > 0 } prior ? double.Parse(prior, CultureInfo.InvariantCulture) : null,
         Arg("--vectors", "") is { Length: > 0 } vectors ? vectors : null),
+    "battery-export" => BatteryExport.Run(data, models, Arg("--out", Path.Combine("out", "bench", "battery.bin")),
+        int.Parse(Arg("--first", "241"), CultureInfo.InvariantCulture), int.Parse(Arg("--last", "300"), CultureInfo.InvariantCulture),
+        Arg("--vectors", "") is { Length: > 0 } cached ? cached : null),
     "make-help" => HelpBuilder.Run(Arg("--docs", "docs"), Arg("--out", Path.Combine("out", "HouseSimilarity", "en-US", "HouseSimilarity.dll-Help.xml")),
         Arg("--assembly", ""), Arg("--manifest", "")),
     _ => Usage(),
@@ -65,6 +68,8 @@ static int Usage()
           quality       --data <photos> [--first 241 --last 300] [--out file.md]   retrieval-quality benchmark (markdown table)
           calibrate     --data <photos> --models <dir of house.onnx> --out models/calibration.json [--first 241 --last 300]
                         [--prior p] [--vectors cache.bin]   P(duplicate | distance) and the false pair rate by distance (markdown tables)
+          battery-export --data <photos> --models <dir of house.onnx> --out <file> [--first 241 --last 300 --vectors <cache>]
+                        the validation photos and their edited copies as labelled vectors (bench/Invoke-DuplicateBenchmark.ps1)
           make-help     --docs <docs dir> --out <module>/en-US/HouseSimilarity.dll-Help.xml [--assembly <dll>] [--manifest <psd1>]
                         MAML help from docs/<Cmdlet>.md and the cmdlets' metadata (default: <module>/bin, <module>/*.psd1)
         """);

@@ -378,6 +378,62 @@ public abstract class HouseStoreContract : IAsyncLifetime
         Assert.Empty(await store.ReadExclusionsAsync());
     }
 
+    public static TheoryData<string, string> Unstorable => new()
+    {
+        { "nan", "NaN" }, { "infinite", "NaN or infinite" }, { "long", "is not of unit length" }, { "zero", "is not of unit length" },
+        { "short", "has 127 values" }, { "none", "no vector" }, { "empty id", "Id is empty" }, { "nul", "control character U+0000" },
+        { "newline", "control character U+000A" }, { "surrogate", "lone UTF-16 surrogate U+D800" }, { "too long id", "more than 2048" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Unstorable))]
+    public async Task A_record_no_store_accepts_is_refused_by_every_backend_and_its_batch_stores_nothing(string kind, string message)
+    {
+        var store = Open();
+        var random = new Random(51);
+        var good = Vectors.Record("good", Vectors.RandomUnit(random));
+        var bad = Vectors.Record("bad", Vectors.RandomUnit(random));
+        switch (kind)
+        {
+            case "nan": bad.Vector[3] = float.NaN; break;
+            case "infinite": bad.Vector[0] = float.PositiveInfinity; break;
+            case "long": bad.Vector = bad.Vector.Select(x => x * 1.5f).ToArray(); break;
+            case "zero": bad.Vector = new float[bad.Vector.Length]; break;
+            case "short": bad.Vector = bad.Vector[..^1]; break;
+            case "none": bad.Vector = null!; break;
+            case "empty id": bad.Id = ""; break;
+            case "nul": bad.Id = "a\0b.jpg"; break;
+            case "newline": bad.Id = "a\nb.jpg"; break;
+            case "surrogate": bad.Id = "a\ud800b.jpg"; break;
+            case "too long id": bad.Id = new string('x', HouseRecordCheck.MaxIdLength + 1); break;
+        }
+        var error = await Assert.ThrowsAsync<InvalidHouseRecordException>(() => store.UpsertAsync([good, bad]));
+        Assert.Contains(message, error.Message);
+        Assert.Null(await store.GetCollectionAsync());
+
+        // Through the ingestor (Add-HouseVector's path) the bad record is refused alone and the good ones are stored.
+        var ingestor = new HouseIngestor(store, batchSize: 10);
+        await ingestor.AddAsync(good);
+        await Assert.ThrowsAsync<InvalidHouseRecordException>(() => ingestor.AddAsync(bad));
+        await ingestor.AddAsync(Vectors.Record("good2", Vectors.RandomUnit(random)));
+        Assert.True((await ingestor.FlushAsync())!.Stored);
+        Assert.Equal(["good", "good2"], (await ReadAll(store)).Select(r => r.Id));
+    }
+
+    [Fact]
+    public async Task The_ingestor_refuses_a_vector_of_another_dimension_than_the_collection()
+    {
+        var store = Open();
+        var random = new Random(52);
+        await store.UpsertAsync([Vectors.Record("a", Vectors.RandomUnit(random))]);
+        var wide = Vectors.Record("wide", LocalStoreTests.RandomUnit(random, 200));
+        var ingestor = new HouseIngestor(store, batchSize: 1);
+        var error = await Assert.ThrowsAsync<InvalidHouseRecordException>(() => ingestor.AddAsync(wide));
+        Assert.Contains("has 200 values, the collection's have 128", error.Message);
+        Assert.True((await ingestor.AddAsync(Vectors.Record("b", Vectors.RandomUnit(random))))!.Stored);
+        Assert.Equal(2, (await store.GetCollectionAsync())!.Count);
+    }
+
     [Fact]
     public async Task Searching_a_collection_that_does_not_exist_finds_nothing()
     {

@@ -74,6 +74,35 @@ public sealed class LocalStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Rows_that_are_not_vectors_never_break_or_lead_a_search()
+    {
+        var rng = new Random(4);
+        var target = RandomUnit(rng);
+        using (var store = new LocalStore(File))
+        {
+            await store.UpsertAsync([Record("target", target), .. Enumerable.Range(0, 20).Select(i => Record($"r{i:D2}", RandomUnit(rng)))]);
+        }
+        // Written behind the store's back (an older version, a hand edit): NaN values and a row of another length.
+        using (var raw = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={File};Pooling=False"))
+        {
+            raw.Open();
+            using var poison = raw.CreateCommand();
+            poison.CommandText = "UPDATE vectors SET vector = $nan WHERE id IN ('r00', 'r01'); UPDATE vectors SET vector = $wide WHERE id = 'r02';" +
+                                 "UPDATE collections SET generation = generation + 1";
+            poison.Parameters.AddWithValue("$nan", System.Runtime.InteropServices.MemoryMarshal.AsBytes(Enumerable.Repeat(float.NaN, 128).ToArray().AsSpan()).ToArray());
+            poison.Parameters.AddWithValue("$wide", new byte[200 * sizeof(float)]);
+            poison.ExecuteNonQuery();
+        }
+        using (var store = new LocalStore(File))
+        {
+            var nearest = await store.SearchAsync(target, 5, new SearchOptions { Exact = true });
+            Assert.Equal("target", nearest[0].Id);
+            Assert.DoesNotContain(nearest, n => n.Id is "r00" or "r01" or "r02");
+            Assert.All(nearest, n => Assert.True(double.IsFinite(n.Distance)));
+        }
+    }
+
+    [Fact]
     public async Task Identical_bytes_under_two_ids_are_both_kept()
     {
         float[] v = RandomUnit(new Random(2));

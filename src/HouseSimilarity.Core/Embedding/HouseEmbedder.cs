@@ -81,7 +81,13 @@ public sealed class HouseEmbedder : IDisposable
     {
         using var input = OrtValue.CreateTensorValueFromMemory(pixels, InputShape);
         using var output = _session.Run(_runOptions, _inputs, [input], _outputs);
-        return output[0].GetTensorDataAsSpan<float>().ToArray();
+        var vector = output[0].GetTensorDataAsSpan<float>().ToArray();
+        if (HouseRecordCheck.VectorProblem(vector, Model.Dimension) is { } problem)
+        {
+            throw new InvalidDataException($"The model {Model.Id} made a vector that cannot be used ({problem}): " +
+                "the model file is damaged or not this module's; rebuild it with ./build.ps1.");
+        }
+        return vector;
     }
 
     public void Dispose()

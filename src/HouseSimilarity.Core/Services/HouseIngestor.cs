@@ -18,6 +18,7 @@ public sealed class HouseIngestor(IHouseStore store, int batchSize)
 {
     private List<HouseEmbedding> _batch = new(batchSize);
     private bool _completed;
+    private int? _dimension;
 
     public IHouseStore Store { get; } = store;
     public int BatchSize { get; } = batchSize > 0 ? batchSize : throw new ArgumentOutOfRangeException(nameof(batchSize));
@@ -26,10 +27,27 @@ public sealed class HouseIngestor(IHouseStore store, int batchSize)
     /// <summary>Records waiting for their batch to fill.</summary>
     public int Pending => _batch.Count;
 
-    /// <summary>Adds one record; when that fills the batch, stores it and returns how it went.</summary>
+    /// <summary>
+    /// Adds one record; when that fills the batch, stores it and returns how it went. A record no store accepts (bad Id,
+    /// a vector that is not finite, not of unit length or not of the collection's dimension) is refused here with
+    /// <see cref="InvalidHouseRecordException"/>, so that it never spoils the batch of the good ones.
+    /// </summary>
     public async Task<IngestBatch?> AddAsync(HouseEmbedding record, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(record);
+        if (_dimension is null)
+        {
+            try
+            {
+                _dimension = (await Store.GetCollectionAsync(cancellationToken))?.Dimension ?? record.Vector?.Length ?? 0;
+            }
+            catch (HouseStoreException)
+            {
+                // The store is unreachable: the batch reports it, photo by photo, when it is stored.
+                _dimension = record.Vector?.Length ?? 0;
+            }
+        }
+        HouseRecordCheck.Check(record, _dimension.Value);
         _batch.Add(record);
         return _batch.Count >= BatchSize ? await FlushAsync(cancellationToken) : null;
     }

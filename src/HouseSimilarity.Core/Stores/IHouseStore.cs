@@ -130,13 +130,17 @@ public static partial class CollectionName
 
 public static class HouseStoreExtensions
 {
-    /// <summary>The model id and dimension every record of one upsert shares; ArgumentException when they differ.</summary>
+    /// <summary>
+    /// The model id and dimension every record of one upsert shares; ArgumentException when they differ, and
+    /// <see cref="InvalidHouseRecordException"/> for a record no store accepts (bad Id, non-finite or non-unit vector).
+    /// </summary>
     public static (string ModelId, int Dimension) CheckBatch(IReadOnlyList<HouseEmbedding> records)
     {
         string modelId = records[0].ModelId;
-        int dimension = records[0].Vector.Length;
+        int dimension = records[0].Vector?.Length ?? 0;
         foreach (var record in records)
         {
+            HouseRecordCheck.Check(record, dimension);
             if (record.ModelId != modelId)
             {
                 throw new ArgumentException("All records of one batch must come from the same model.", nameof(records));

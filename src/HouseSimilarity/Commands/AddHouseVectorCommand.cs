@@ -159,6 +159,13 @@ public sealed class AddHouseVectorCommand : HouseCollectionCmdletBase
             TerminateOnMismatch(e);
             return null;
         }
+        catch (InvalidHouseRecordException e)
+        {
+            // Refused before its batch: the photos around it are stored as usual.
+            _failed++;
+            WriteError(new ErrorRecord(e, "InvalidRecord", ErrorCategory.InvalidData, _current));
+            return null;
+        }
     }
 
     /// <summary>A stored batch is emitted (-PassThru); a batch not stored is one error per photo, and the ingest goes on.</summary>

@@ -254,10 +254,20 @@ public sealed class LocalStore : IHouseStore
         int row = 0;
         while (reader.Read() && row < n)
         {
-            ids[row] = reader.GetString(0);
             var bytes = (byte[])reader.GetValue(1);
+            // A row of another length (written by an older version or by hand) is left out of searches, not fatal.
+            if (bytes.Length != dimension * sizeof(float))
+            {
+                continue;
+            }
+            ids[row] = reader.GetString(0);
             MemoryMarshal.Cast<byte, float>(bytes).CopyTo(matrix.AsSpan(row * dimension, dimension));
             row++;
+        }
+        if (row < n)
+        {
+            Array.Resize(ref ids, row);
+            Array.Resize(ref matrix, row * dimension);
         }
         return new Snapshot(generation, dimension, ids, matrix);
     }

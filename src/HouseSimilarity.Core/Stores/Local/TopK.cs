@@ -13,6 +13,11 @@ internal sealed class TopK(int k)
 
     public void Offer(int index, float distance)
     {
+        // A row that is not a vector (NaN compares below every distance) would otherwise rank first.
+        if (float.IsNaN(distance))
+        {
+            return;
+        }
         if (_heap.Count < k)
         {
             _heap.Enqueue(index, (distance, index));
