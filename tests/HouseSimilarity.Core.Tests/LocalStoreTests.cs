@@ -102,6 +102,26 @@ public sealed class LocalStoreTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(128)]
+    [InlineData(13)]
+    [InlineData(130)]
+    [InlineData(1)]
+    public void The_tiled_dot_kernel_equals_one_dot_product_at_a_time(int dim)
+    {
+        var rng = new Random(dim);
+        var row = RandomUnit(rng, dim);
+        var queries = Enumerable.Range(0, VectorMath.QueryTile).Select(_ => RandomUnit(rng, dim)).ToArray();
+        var tile = queries.SelectMany(q => q).ToArray();
+        var dots = new float[VectorMath.QueryTile];
+        VectorMath.Dots(row, tile, dots);
+        for (int t = 0; t < queries.Length; t++)
+        {
+            Assert.Equal(System.Numerics.Tensors.TensorPrimitives.Dot(row, queries[t]), dots[t], 5);
+        }
+        Assert.Throws<ArgumentException>(() => VectorMath.Dots(row, tile.AsSpan(1), dots));
+    }
+
     [Fact]
     public async Task Identical_bytes_under_two_ids_are_both_kept()
     {

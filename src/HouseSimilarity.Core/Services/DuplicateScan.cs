@@ -190,8 +190,9 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
         var pairs = new List<(string, string, double)>();
         var pending = batch.ToList();
         int k = Math.Min(options.Neighbours, store.Capabilities.MaxK);
-        // No distance bound: the nearest neighbour beyond the threshold still counts, for the histogram.
-        var search = new SearchOptions { Exact = store.Capabilities.ExactSearch };
+        // No distance bound: the nearest neighbour beyond the threshold still counts, for the histogram. The store's own
+        // search: exact on the embedded store, the index on servers (an exact scan per photo would be quadratic there).
+        var search = new SearchOptions();
         bool first = true;
         while (pending.Count > 0)
         {

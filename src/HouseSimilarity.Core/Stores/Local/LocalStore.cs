@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -461,9 +462,19 @@ public sealed class LocalStore : IHouseStore
         /// <summary>Rows compared per block: a block (here 512 KB) stays in cache while every query is compared with it.</summary>
         private const int BlockRows = 1024;
 
+        private float[]? _squaredNorms;
+
+        /// <summary>|row|² of every row, for d² = |q|² + |r|² - 2 q·r.</summary>
+        private float[] SquaredNorms => _squaredNorms ??= Enumerable.Range(0, Ids.Length)
+            .Select(row => TensorPrimitives.Dot(Row(row), Row(row))).ToArray();
+
+        private ReadOnlySpan<float> Row(int row) => Matrix.AsSpan(row * Dimension, Dimension);
+
         /// <summary>
         /// The exact k nearest rows of each query. The rows are split into one range per core; each range is read block
-        /// by block, every query compared with a block before the next is read. Ties come out in Id order.
+        /// by block, every query compared with a block before the next is read. L2 is ranked by d² from dot products,
+        /// four queries per row read (a small matrix product), and the distances kept are computed again exactly, so
+        /// they equal every other backend's. Ties come out in Id order.
         /// </summary>
         public List<(int Index, float Distance)>[] Nearest(IReadOnlyList<float[]> queries, int k, SearchOptions options,
             CancellationToken ct)
@@ -471,28 +482,69 @@ public sealed class LocalStore : IHouseStore
             int rows = Ids.Length;
             int ranges = Math.Clamp(rows / (4 * BlockRows), 1, Environment.ProcessorCount);
             var partial = new TopK[ranges][];
+            bool l2 = options.Metric == DistanceMetric.L2;
             float bound = options.MaxDistance is double max ? (float)max : float.PositiveInfinity;
+            // Ranked in d²; a little slack so that the exact distance decides at the bound.
+            float squaredBound = float.IsInfinity(bound) ? bound : bound * bound + 1e-4f;
+            var norms = l2 ? SquaredNorms : null;
+            var queryNorms = queries.Select(q => TensorPrimitives.Dot(q, q)).ToArray();
+            // The queries packed in tiles of QueryTile (the last padded with zeros), as the kernel reads them.
+            const int Tile = VectorMath.QueryTile;
+            int tiles = (queries.Count + Tile - 1) / Tile;
+            var packed = new float[(long)tiles * Tile * Dimension];
+            for (int q = 0; q < queries.Count; q++)
+            {
+                queries[q].AsSpan(0, Dimension).CopyTo(packed.AsSpan(q * Dimension));
+            }
             Parallel.For(0, ranges, new ParallelOptions { CancellationToken = ct }, r =>
             {
                 var best = new TopK[queries.Count];
+                var worst = new float[queries.Count];
                 for (int q = 0; q < best.Length; q++)
                 {
-                    best[q] = new TopK(k);
+                    // Ranked in d², with room for the exact distances to reorder near ties at the edge.
+                    best[q] = new TopK(l2 ? k + 2 : k);
+                    worst[q] = float.PositiveInfinity;
                 }
                 int first = (int)((long)rows * r / ranges), end = (int)((long)rows * (r + 1) / ranges);
+                Span<float> dots = stackalloc float[Tile];
                 for (int block = first; block < end; block += BlockRows)
                 {
                     ct.ThrowIfCancellationRequested();
                     int blockEnd = Math.Min(end, block + BlockRows);
-                    for (int q = 0; q < best.Length; q++)
+                    if (!l2)
                     {
-                        float[] query = queries[q];
+                        for (int q = 0; q < best.Length; q++)
+                        {
+                            for (int row = block; row < blockEnd; row++)
+                            {
+                                float d = (float)VectorMath.Distance(queries[q], Row(row), options.Metric);
+                                if (d <= bound)
+                                {
+                                    best[q].Offer(row, d);
+                                }
+                            }
+                        }
+                        continue;
+                    }
+                    for (int t0 = 0; t0 < tiles; t0++)
+                    {
+                        var tile = packed.AsSpan(t0 * Tile * Dimension, Tile * Dimension);
+                        int q0 = t0 * Tile, count = Math.Min(Tile, queries.Count - q0);
                         for (int row = block; row < blockEnd; row++)
                         {
-                            float d = (float)VectorMath.Distance(query, Matrix.AsSpan(row * Dimension, Dimension), options.Metric);
-                            if (d <= bound)
+                            VectorMath.Dots(Row(row), tile, dots);
+                            float rowNorm = norms![row];
+                            for (int t = 0; t < count; t++)
                             {
-                                best[q].Offer(row, d);
+                                int q = q0 + t;
+                                float d2 = Math.Max(0, queryNorms[q] + rowNorm - 2 * dots[t]);
+                                // Most rows are farther than the k-th kept: skip the heap for them.
+                                if (d2 <= squaredBound && d2 <= worst[q])
+                                {
+                                    best[q].Offer(row, d2);
+                                    worst[q] = best[q].Worst;
+                                }
                             }
                         }
                     }
@@ -506,7 +558,15 @@ public sealed class LocalStore : IHouseStore
                 {
                     partial[0][q].Merge(partial[r][q]);
                 }
-                result[q] = partial[0][q].Drain();
+                var kept = partial[0][q].Drain();
+                if (l2)
+                {
+                    float[] query = queries[q];
+                    kept = kept.Select(n => (n.Index, Distance: (float)VectorMath.L2(query, Row(n.Index))))
+                        .Where(n => n.Distance <= bound)
+                        .OrderBy(n => n.Distance).ThenBy(n => n.Index).Take(k).ToList();
+                }
+                result[q] = kept;
             }
             return result;
         }

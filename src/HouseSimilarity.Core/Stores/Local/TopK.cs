@@ -28,6 +28,9 @@ internal sealed class TopK(int k)
         }
     }
 
+    /// <summary>The distance a newcomer must beat (or tie, with a smaller index): infinite until k are kept.</summary>
+    public float Worst => _heap.Count < k ? float.PositiveInfinity : _heap.TryPeek(out _, out var worst) ? worst.Distance : float.PositiveInfinity;
+
     /// <summary>The kept pairs, nearest first.</summary>
     public List<(int Index, float Distance)> Drain()
     {
