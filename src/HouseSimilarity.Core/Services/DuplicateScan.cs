@@ -49,20 +49,41 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
 
     public IReadOnlyList<HouseDuplicateGroup> Groups => _groups;
 
-    /// <summary>A photo of the scan: a stored record (without its vector) or a photo given to check.</summary>
+    /// <summary>
+    /// A photo of the scan: a stored record or a photo given to check. A scan holds one per photo of the collection, so
+    /// it is kept small: no vector and no path for stored photos (their group reads them again), the hash as 32 bytes.
+    /// </summary>
     private sealed class Node(int index, string id, string path, string sha, int width, int height, DateTime? added, float[]? vector)
     {
         public int Index { get; } = index;
         public int Parent { get; set; } = index;
         public string Id { get; } = id;
-        public string Path { get; } = path;
-        public string Sha { get; } = sha;
+        /// <summary>A stored photo's path is read with its group; until then it is empty.</summary>
+        public string Path { get; set; } = path;
+        public Content Content { get; } = Content.Of(sha);
+        private string? _sha;
+        /// <summary>The hash as text, made once for the photos that end up in a group.</summary>
+        public string Sha => _sha ??= Content.ToString();
         public int Width { get; } = width;
         public int Height { get; } = height;
         public DateTime? Added { get; } = added;
         /// <summary>Only photos given to check keep their vector; stored ones are read again for their group.</summary>
         public float[]? Vector { get; } = vector;
         public bool Stored => Vector is null;
+    }
+
+    /// <summary>A SHA-256 as two 128-bit halves (not a 64-character string); any other text as it is.</summary>
+    private readonly record struct Content(UInt128 High, UInt128 Low, string? Text)
+    {
+        public static Content Of(string sha) =>
+            sha.Length == 64 && !sha.StartsWith('+') && !sha.StartsWith('-') &&
+            UInt128.TryParse(sha.AsSpan(0, 32), System.Globalization.NumberStyles.AllowHexSpecifier, null, out var high) &&
+            UInt128.TryParse(sha.AsSpan(32), System.Globalization.NumberStyles.AllowHexSpecifier, null, out var low)
+                ? new(high, low, null) : new(0, 0, sha);
+
+        public bool IsEmpty => Text is { Length: 0 };
+
+        public override string ToString() => Text ?? $"{High:x32}{Low:x32}";
     }
 
     /// <summary>
@@ -76,6 +97,7 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
     {
         var found = new List<(string A, string B, double Distance)>();
         var batch = new List<(string Id, float[] Vector)>(options.BatchSize);
+        var buffers = new List<float[]>(options.BatchSize);
         bool searchStored = !options.ExactOnly && probes is null;
         total = probes is null ? total : total + probes.Count;
         long done = 0;
@@ -85,10 +107,18 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
         // 1. Every stored photo, streamed: its metadata is kept, its vector only until its batch is searched.
         await foreach (var record in store.ReadAllAsync(cancellationToken))
         {
-            Add(record.Id, record.Path, record.Sha256, record.Width, record.Height, record.AddedUtc, null);
+            Add(record.Id, "", record.Sha256, record.Width, record.Height, record.AddedUtc, null);
             if (searchStored && (options.Since is not { } since || record.AddedUtc >= since))
             {
-                batch.Add((record.Id, record.Vector));
+                // Copied into a buffer reused batch after batch, so that every record dies young: a record kept
+                // until its batch is searched would reach the old generation and pile up there as garbage.
+                if (buffers.Count == batch.Count)
+                {
+                    buffers.Add(new float[record.Vector.Length]);
+                }
+                var buffer = buffers[batch.Count].Length == record.Vector.Length ? buffers[batch.Count] : new float[record.Vector.Length];
+                record.Vector.CopyTo(buffer, 0);
+                batch.Add((record.Id, buffer));
             }
             if (batch.Count >= options.BatchSize)
             {
@@ -139,7 +169,7 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
         // 2. Byte-identical photos (when checking some photos: only groups that hold one of them).
         bool checking = probes is not null || options.Since is not null;
         bool IsQuery(Node n) => probes is not null ? checkedIds.Contains(n.Id) : options.Since is not { } since || n.Added >= since;
-        foreach (var same in _byIndex.Where(n => n.Sha.Length > 0).GroupBy(n => n.Sha).Where(g => g.Count() > 1))
+        foreach (var same in _byIndex.Where(n => !n.Content.IsEmpty).GroupBy(n => n.Content).Where(g => g.Count() > 1))
         {
             var members = same.ToList();
             if (IsExcluded(members[0], members[1]))
@@ -232,7 +262,7 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
     /// <summary>Whether the user said these two photos are not duplicates (both hashes known).</summary>
     private bool IsExcluded(Node a, Node b)
     {
-        if (_excluded.Count == 0 || a.Sha.Length == 0 || b.Sha.Length == 0)
+        if (_excluded.Count == 0 || a.Content.IsEmpty || b.Content.IsEmpty)
         {
             return false;
         }
@@ -264,9 +294,13 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
         foreach (var members in components)
         {
             ct.ThrowIfCancellationRequested();
-            var vectors = (await store.GetManyAsync(members.Where(n => n.Stored).Select(n => n.Id).ToList(), ct))
-                .ToDictionary(r => r.Id, r => r.Vector, StringComparer.Ordinal);
-            float[]? VectorOf(Node n) => n.Vector ?? vectors.GetValueOrDefault(n.Id);
+            var records = (await store.GetManyAsync(members.Where(n => n.Stored).Select(n => n.Id).ToList(), ct))
+                .ToDictionary(r => r.Id, StringComparer.Ordinal);
+            foreach (var n in members.Where(n => n.Stored && records.ContainsKey(n.Id)))
+            {
+                n.Path = records[n.Id].Path;
+            }
+            float[]? VectorOf(Node n) => n.Vector ?? records.GetValueOrDefault(n.Id)?.Vector;
             var pairs = new List<HouseDuplicatePair>();
             if (members.Count <= AllPairsLimit)
             {
@@ -288,7 +322,7 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
                 foreach (var (a, b, d) in edgesByRoot[Find(members[0].Index)].DistinctBy(e => (Math.Min(e.A, e.B), Math.Max(e.A, e.B))))
                 {
                     var (na, nb) = (_byIndex[a], _byIndex[b]);
-                    bool same = na.Sha == nb.Sha && na.Sha.Length > 0;
+                    bool same = na.Content == nb.Content && !na.Content.IsEmpty;
                     pairs.Add(new HouseDuplicatePair(Key(na), Key(nb), d, same)
                     {
                         DuplicateProbability = same ? 1 : options.Probability?.Invoke(Math.Min(d, 2)) ?? double.NaN,
@@ -308,7 +342,7 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
                 })
                 .OrderBy(m => !m.IsKeeper).ThenBy(m => m.DistanceToKeeper).ThenBy(m => m.Path, StringComparer.Ordinal)
                 .ToList();
-            bool exact = members.All(n => n.Sha.Length > 0 && n.Sha == members[0].Sha);
+            bool exact = members.All(n => !n.Content.IsEmpty && n.Content == members[0].Content);
             // The weakest link: the member least surely joined to the others (its best pair), over all members.
             double weakest = members.Select(n => pairs.Where(p => p.A == Key(n) || p.B == Key(n))
                 .Select(p => p.DuplicateProbability).DefaultIfEmpty(double.NaN).Max()).Min();
@@ -340,7 +374,7 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
         HouseStoreReference source)
     {
         double d = va is null || vb is null ? double.NaN : VectorMath.L2(va, vb);
-        bool same = a.Sha.Length > 0 && a.Sha == b.Sha;
+        bool same = !a.Content.IsEmpty && a.Content == b.Content;
         return new(Key(a), Key(b), d, same)
         {
             DuplicateProbability = same ? 1 : double.IsNaN(d) || probability is null ? double.NaN : probability(Math.Min(d, 2)),

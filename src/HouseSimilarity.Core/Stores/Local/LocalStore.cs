@@ -491,7 +491,10 @@ public sealed class LocalStore : IHouseStore
             // The queries packed in tiles of QueryTile (the last padded with zeros), as the kernel reads them.
             const int Tile = VectorMath.QueryTile;
             int tiles = (queries.Count + Tile - 1) / Tile;
-            var packed = new float[(long)tiles * Tile * Dimension];
+            // Pooled: a duplicate scan asks hundreds of batches, and each would otherwise leave a large-object array behind.
+            int packedLength = tiles * Tile * Dimension;
+            var packed = System.Buffers.ArrayPool<float>.Shared.Rent(packedLength);
+            packed.AsSpan(0, packedLength).Clear();
             for (int q = 0; q < queries.Count; q++)
             {
                 queries[q].AsSpan(0, Dimension).CopyTo(packed.AsSpan(q * Dimension));
@@ -551,6 +554,7 @@ public sealed class LocalStore : IHouseStore
                 }
                 partial[r] = best;
             });
+            System.Buffers.ArrayPool<float>.Shared.Return(packed);
             var result = new List<(int Index, float Distance)>[queries.Count];
             for (int q = 0; q < queries.Count; q++)
             {
