@@ -189,3 +189,38 @@ Describe 'Stopping and crashes' {
         }
     }
 }
+
+Describe 'A damaged or tampered model' {
+    It 'stops each command with one error naming the file and the rebuild, and stores nothing' {
+        $copy = Join-Path $TestDrive 'module'
+        Copy-Item (Split-Path $modulePath) $copy -Recurse
+        $model = Join-Path $copy 'bin' 'models' 'house.onnx'
+        # 64 KB of the weights overwritten: ONNX Runtime would load this and embed every photo as NaN.
+        $bytes = [IO.File]::ReadAllBytes($model)
+        [Array]::Fill($bytes, [byte]0xFF, [int]($bytes.Length / 2), 65536)
+        [IO.File]::WriteAllBytes($model, $bytes)
+        $store = Join-Path $TestDrive 'tampered.db'
+        $out = & $pwshPath -NoProfile -Command "
+            Import-Module '$copy/HouseSimilarity.psd1'
+            foreach (`$command in { Get-ChildItem '$originals' -Filter *.jpg | Add-HouseVector -StorePath '$store' },
+                                 { Find-SimilarHouse '$originals/241_kitchen.jpg' -StorePath '$store' },
+                                 { Compare-HouseImage '$originals/241_kitchen.jpg' '$originals/242_kitchen.jpg' },
+                                 { Get-HouseEmbedding '$originals/241_kitchen.jpg' }) {
+                `$errors = @()
+                try { & `$command -ErrorVariable +errors -ErrorAction SilentlyContinue | Out-Null }
+                catch { `$errors += `$_ }
+                '{0}|{1}|{2}' -f `$errors.Count, `$errors[0].FullyQualifiedErrorId, `$errors[0].Exception.Message
+            }
+            'stored=' + (Test-Path '$store')
+        "
+        $lines = @($out | Where-Object { $_ -like '*|*' })
+        $lines.Count | Should -Be 4
+        foreach ($line in $lines) {
+            $count, $id, $message = $line -split '\|', 3
+            $count | Should -Be 1
+            $id | Should -BeLike 'ModelInvalid*'
+            $message | Should -BeLike "*'$model' is not the one this module was built with*./build.ps1*"
+        }
+        $out | Should -Contain 'stored=False'
+    }
+}

@@ -50,6 +50,8 @@ return args.FirstOrDefault() switch
 static int Compose(string models, string output)
 {
     Console.WriteLine($"{output}: {HeadFile.Compose(models, output)}");
+    // The module checks its model against this before loading it.
+    HouseEmbedder.WriteHash(output);
     return 0;
 }
 

@@ -8,26 +8,44 @@ namespace HouseSimilarity.Commands;
 public abstract class HouseCmdletBase : PSCmdlet, IDisposable
 {
     private static readonly Lazy<HouseEmbedder> SharedEmbedder = new(
-        () => new HouseEmbedder(HouseEmbedder.DefaultModelPath), LazyThreadSafetyMode.ExecutionAndPublication);
+        () => new HouseEmbedder(HouseEmbedder.DefaultModelPath, requireHash: true), LazyThreadSafetyMode.ExecutionAndPublication);
 
     private readonly CancellationTokenSource _stopping = new();
 
-    /// <summary>Loaded once per session: the ONNX sessions stay warm between commands.</summary>
-    protected static HouseEmbedder Embedder => SharedEmbedder.Value;
+    /// <summary>
+    /// Loaded once per session (the ONNX sessions stay warm between commands), after checking the file against its build
+    /// hash. A missing, damaged or tampered model stops the command with one error that names the file; read it on the
+    /// pipeline thread (worker lambdas capture it) so that the error can be raised.
+    /// </summary>
+    protected HouseEmbedder Embedder
+    {
+        get
+        {
+            try
+            {
+                return SharedEmbedder.Value;
+            }
+            catch (Exception e) when (e is InvalidDataException or FileNotFoundException)
+            {
+                ThrowTerminatingError(new ErrorRecord(e, "ModelInvalid", ErrorCategory.InvalidData, HouseEmbedder.DefaultModelPath));
+                throw;
+            }
+        }
+    }
 
     // A calibration measured for another model (a head refit without ./build.ps1 -Task Model) would mislead: then none.
     private static readonly Lazy<DuplicateCalibration?> SharedCalibration = new(() =>
     {
         string file = Path.Combine(Path.GetDirectoryName(HouseEmbedder.DefaultModelPath)!, DuplicateCalibration.FileName);
         var calibration = File.Exists(file) ? DuplicateCalibration.Load(file) : null;
-        return calibration?.ModelId == Embedder.Model.Id ? calibration : null;
+        return calibration?.ModelId == SharedEmbedder.Value.Model.Id ? calibration : null;
     }, LazyThreadSafetyMode.ExecutionAndPublication);
 
     /// <summary>
     /// What the model's distances mean: P(duplicate) and false pairs by collection size (models/calibration.json); null
     /// when the module has none for its model (probabilities are then NaN and thresholds the model's own).
     /// </summary>
-    protected static DuplicateCalibration? Calibration => SharedCalibration.Value;
+    protected DuplicateCalibration? Calibration => Embedder is not null ? SharedCalibration.Value : null;
 
     protected CancellationToken Cancellation => _stopping.Token;
 

@@ -162,6 +162,61 @@ public sealed class EmbeddingTests(EmbedderFixture fixture, ITestOutputHelper ou
         Assert.Equal(other, otherEmbedder.Model.Id);
     }
 
+    [Fact]
+    public void A_model_that_is_not_the_one_built_is_refused_naming_the_file_and_the_rebuild()
+    {
+        string path = Path.Combine(_dir, HouseEmbedder.ModelFileName);
+        File.Copy(fixture.ModelPath, path);
+        var unhashed = Assert.Throws<InvalidDataException>(() => new HouseEmbedder(path, requireHash: true));
+        Assert.Contains("no build hash", unhashed.Message);
+        HouseEmbedder.WriteHash(path);
+        using (var built = new HouseEmbedder(path, requireHash: true))
+        {
+            Assert.Equal(Embedder.Model.Id, built.Model.Id);
+        }
+
+        // 64 KB of weights overwritten with NaN: ONNX Runtime would load it, the hash does not.
+        byte[] good = File.ReadAllBytes(path), bad = (byte[])good.Clone();
+        bad.AsSpan(bad.Length / 2, 65_536).Fill(0xFF);
+        File.WriteAllBytes(path, bad);
+        var tampered = Assert.Throws<InvalidDataException>(() => new HouseEmbedder(path, requireHash: true));
+        Assert.Contains($"'{path}' is not the one this module was built with", tampered.Message);
+        Assert.Contains("./build.ps1", tampered.Message);
+
+        // Without a hash to check, the NaN vectors it makes are refused photo by photo, never returned.
+        File.Delete(path + ".sha256");
+        using (var damaged = new HouseEmbedder(path))
+        {
+            var nan = Assert.Throws<InvalidDataException>(() => damaged.Embed(TestData.Sample("242_kitchen")));
+            Assert.Contains("NaN", nan.Message);
+        }
+
+        // Truncated: ONNX Runtime's parse error becomes one that names the file and the fix.
+        File.WriteAllBytes(path, good[..4096]);
+        var truncated = Assert.Throws<InvalidDataException>(() => new HouseEmbedder(path));
+        Assert.Contains($"'{path}' cannot be loaded", truncated.Message);
+        Assert.Contains("./build.ps1", truncated.Message);
+    }
+
+    [Theory]
+    [InlineData("9.999", "128", "duplicate threshold 9.999")]
+    [InlineData("0", "128", "duplicate threshold 0")]
+    [InlineData("NaN", "128", "duplicate threshold NaN")]
+    [InlineData("0.8", "-3", "dimension -1")]
+    public void A_model_with_implausible_metadata_is_refused(string threshold, string dimension, string problem)
+    {
+        var (_, head) = HeadFile.Load(EmbedderFixture.ModelsDirectory);
+        string path = Path.Combine(_dir, "odd.onnx");
+        File.WriteAllBytes(path, HouseSimilarity.Embedding.Onnx.OnnxComposer.EmbeddingModel(EmbedderFixture.ModelsDirectory, head,
+            new Dictionary<string, string>
+            {
+                [HouseModelInfo.IdKey] = "odd", [HouseModelInfo.NameKey] = "odd",
+                [HouseModelInfo.DimensionKey] = dimension, [HouseModelInfo.ThresholdKey] = threshold,
+            }));
+        var error = Assert.Throws<InvalidDataException>(() => new HouseEmbedder(path));
+        Assert.Contains($"implausible metadata ({problem}", error.Message);
+    }
+
     /// <summary>Collections made with a head that pooled differently are refused, so the pooling is part of the id.</summary>
     [Fact]
     public void Model_id_changes_with_what_is_pooled()

@@ -28,12 +28,20 @@ public sealed class HouseEmbedder : IDisposable
     public HouseModelInfo Model { get; }
     public HouseImageLoader Loader { get; }
 
-    public HouseEmbedder(string modelPath, HouseImageLoader? loader = null)
+    /// <summary>
+    /// Loads the model. With <paramref name="requireHash"/> (the module's own model) the file must match the SHA-256 the
+    /// build wrote beside it (<see cref="HashFileName"/>); without it, a hash file that is there is still checked. A
+    /// missing, damaged, tampered or foreign model, or one with implausible metadata, is an
+    /// <see cref="InvalidDataException"/> (<see cref="FileNotFoundException"/> when missing) that names the file and the
+    /// command that rebuilds it.
+    /// </summary>
+    public HouseEmbedder(string modelPath, HouseImageLoader? loader = null, bool requireHash = false)
     {
         if (!File.Exists(modelPath))
         {
-            throw new FileNotFoundException($"The model '{modelPath}' is missing; rebuild the module (./build.ps1).", modelPath);
+            throw new FileNotFoundException($"The model '{modelPath}' is missing; {Rebuild}.", modelPath);
         }
+        VerifyHash(modelPath, requireHash);
         Loader = loader ?? new HouseImageLoader();
         using var options = new SessionOptions
         {
@@ -42,16 +50,70 @@ public sealed class HouseEmbedder : IDisposable
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
-        _session = new InferenceSession(modelPath, options);
+        try
+        {
+            _session = new InferenceSession(modelPath, options);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new InvalidDataException($"The model '{modelPath}' cannot be loaded ({e.Message.Trim()}); {Rebuild}.", e);
+        }
         _inputs = [.. _session.InputNames];
         _outputs = [.. _session.OutputNames];
         var metadata = _session.ModelMetadata.CustomMetadataMap;
         string Read(string key) => metadata.TryGetValue(key, out string? value)
-            ? value : throw new InvalidDataException($"The model '{modelPath}' has no '{key}' metadata.");
+            ? value : throw new InvalidDataException($"The model '{modelPath}' has no '{key}' metadata; {Rebuild}.");
         Model = new HouseModelInfo(Read(HouseModelInfo.IdKey), Read(HouseModelInfo.NameKey),
-            int.Parse(Read(HouseModelInfo.DimensionKey), CultureInfo.InvariantCulture),
-            double.Parse(Read(HouseModelInfo.ThresholdKey), CultureInfo.InvariantCulture));
+            int.TryParse(Read(HouseModelInfo.DimensionKey), NumberStyles.None, CultureInfo.InvariantCulture, out int dimension) ? dimension : -1,
+            double.TryParse(Read(HouseModelInfo.ThresholdKey), NumberStyles.Float, CultureInfo.InvariantCulture, out double threshold) ? threshold : double.NaN);
+        if (MetadataProblem(Model) is { } problem)
+        {
+            _session.Dispose();
+            throw new InvalidDataException($"The model '{modelPath}' has implausible metadata ({problem}); {Rebuild}.");
+        }
     }
+
+    private const string Rebuild = "rebuild the module with ./build.ps1 (or reinstall it)";
+
+    /// <summary>The SHA-256 of the model file, in lower-case hex, written beside it by the build: house.onnx.sha256.</summary>
+    public const string HashFileName = ModelFileName + ".sha256";
+
+    /// <summary>Writes the hash file beside a model the build has just made.</summary>
+    public static void WriteHash(string modelPath) =>
+        File.WriteAllText(modelPath + ".sha256", Hash(modelPath) + "\n");
+
+    private static string Hash(string file)
+    {
+        using var stream = File.OpenRead(file);
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(stream));
+    }
+
+    private static void VerifyHash(string modelPath, bool required)
+    {
+        string hashFile = modelPath + ".sha256";
+        if (!File.Exists(hashFile))
+        {
+            if (required)
+            {
+                throw new InvalidDataException($"The model '{modelPath}' has no build hash beside it ({hashFile}), so it cannot be trusted; {Rebuild}.");
+            }
+            return;
+        }
+        string expected = File.ReadAllText(hashFile).Trim().ToLowerInvariant(), actual = Hash(modelPath);
+        if (expected != actual)
+        {
+            throw new InvalidDataException($"The model '{modelPath}' is not the one this module was built with (SHA-256 {actual[..12]}…, " +
+                                           $"expected {(expected.Length >= 12 ? expected[..12] : expected)}…): it was changed or damaged; {Rebuild}.");
+        }
+    }
+
+    /// <summary>Why metadata cannot be a house model's, or null.</summary>
+    public static string? MetadataProblem(HouseModelInfo model) =>
+        model.Id.Length is 0 or > 200 || model.Id.Any(char.IsControl) ? $"id '{model.Id}'"
+        : model.Name.Length == 0 ? "no name"
+        : model.Dimension is < 1 or > 65_536 ? $"dimension {model.Dimension}"
+        : !(model.DuplicateThreshold > 0 && model.DuplicateThreshold < 2) ? $"duplicate threshold {model.DuplicateThreshold}, outside (0, 2)"
+        : null;
 
     /// <summary>models/house.onnx next to this assembly.</summary>
     public static string DefaultModelPath =>

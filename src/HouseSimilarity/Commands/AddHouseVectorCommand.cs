@@ -59,8 +59,10 @@ public sealed class AddHouseVectorCommand : HouseCollectionCmdletBase
 
     protected override void BeginProcessing()
     {
+        // The model first: a damaged one stops the command before a store is opened or created.
+        var embedder = Embedder;
         _ingestor = new HouseIngestor(Store, BatchSize);
-        _queue = new OrderedParallelQueue<string, HouseEmbedding>((path, _) => Embedder.Embed(path),
+        _queue = new OrderedParallelQueue<string, HouseEmbedding>((path, _) => embedder.Embed(path),
             Environment.ProcessorCount, Cancellation);
         _clock.Start();
     }

@@ -87,7 +87,8 @@ public sealed class FindHouseDuplicateCommand : HouseCollectionCmdletBase
     private void Post(IEnumerable<string> files)
     {
         // Made here, not in BeginProcessing: the parameter set of piped input is known only once it is bound.
-        _queue ??= new OrderedParallelQueue<string, HouseEmbedding>((path, _) => Embedder.Embed(path), Environment.ProcessorCount, Cancellation);
+        var embedder = Embedder;
+        _queue ??= new OrderedParallelQueue<string, HouseEmbedding>((path, _) => embedder.Embed(path), Environment.ProcessorCount, Cancellation);
         foreach (string file in files)
         {
             _queue!.Post(file);

@@ -55,8 +55,9 @@ public sealed class FindSimilarHouseCommand : HouseCollectionCmdletBase
 
     protected override void BeginProcessing()
     {
-        var collection = RequireCollection();
+        // The model first: a damaged one stops the command before a store is opened.
         double threshold = double.IsNaN(Threshold) ? Embedder.Model.DuplicateThreshold : Threshold;
+        var collection = RequireCollection();
         _search = new SimilaritySearch(Store, collection, collection.Store!, threshold, Calibration is { } c ? c.Probability : null);
     }
 

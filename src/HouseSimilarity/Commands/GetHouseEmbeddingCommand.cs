@@ -19,7 +19,8 @@ public sealed class GetHouseEmbeddingCommand : HouseCmdletBase
 
     protected override void BeginProcessing()
     {
-        _queue = new OrderedParallelQueue<string, HouseEmbedding>((path, _) => Embedder.Embed(path),
+        var embedder = Embedder;
+        _queue = new OrderedParallelQueue<string, HouseEmbedding>((path, _) => embedder.Embed(path),
             Environment.ProcessorCount, Cancellation);
     }
 
