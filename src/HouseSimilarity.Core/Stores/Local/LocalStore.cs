@@ -253,14 +253,16 @@ public sealed class LocalStore : IHouseStore
         using var read = Command("SELECT id, vector FROM vectors WHERE collection = $c ORDER BY id", ("$c", Collection));
         using var reader = read.ExecuteReader();
         int row = 0;
+        // Each vector is read through one buffer straight into the matrix: no array per row to collect.
+        var bytes = new byte[dimension * sizeof(float)];
         while (reader.Read() && row < n)
         {
-            var bytes = (byte[])reader.GetValue(1);
             // A row of another length (written by an older version or by hand) is left out of searches, not fatal.
-            if (bytes.Length != dimension * sizeof(float))
+            if (reader.GetBytes(1, 0, null, 0, 0) != bytes.Length)
             {
                 continue;
             }
+            reader.GetBytes(1, 0, bytes, 0, bytes.Length);
             ids[row] = reader.GetString(0);
             MemoryMarshal.Cast<byte, float>(bytes).CopyTo(matrix.AsSpan(row * dimension, dimension));
             row++;
