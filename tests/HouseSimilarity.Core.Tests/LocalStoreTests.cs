@@ -240,6 +240,116 @@ public sealed class LocalStoreTests : IDisposable
         Assert.NotNull(await other.GetAsync("a"));
     }
 
+    [Fact]
+    public async Task Copies_of_one_store_file_never_answer_with_each_others_vectors()
+    {
+        var rng = new Random(9);
+        float[] shared = RandomUnit(rng), onlyA = RandomUnit(rng), onlyB = RandomUnit(rng);
+        using (var original = new LocalStore(File))
+        {
+            await original.UpsertAsync([Record("shared", shared)]);
+        }
+        string copy = Path.Combine(_dir, "copy.db");
+        System.IO.File.Copy(File, copy);
+        using var a = new LocalStore(File);
+        using var b = new LocalStore(copy);
+        // One change each from the same state: a counter would give both copies the same generation.
+        await a.UpsertAsync([Record("onlyA", onlyA)]);
+        Assert.Equal("onlyA", (await a.SearchAsync(onlyA, Model, 1, DistanceMetric.L2))[0].Id);
+        await b.UpsertAsync([Record("onlyB", onlyB)]);
+        var fromCopy = await b.SearchAsync(onlyB, Model, 5, DistanceMetric.L2);
+        Assert.Equal(["onlyB", "shared"], fromCopy.Select(m => m.Id).Take(2));
+        Assert.Equal(0, fromCopy[0].Distance, 5);
+        Assert.DoesNotContain("onlyB", (await a.SearchAsync(onlyB, Model, 5, DistanceMetric.L2)).Select(m => m.Id));
+    }
+
+    [Fact]
+    public async Task Searches_racing_another_writers_removes_return_the_rows_that_exist()
+    {
+        var rng = new Random(10);
+        var records = Enumerable.Range(0, 200).Select(i => Record($"r{i:D3}", RandomUnit(rng))).ToList();
+        using (var seed = new LocalStore(File))
+        {
+            await seed.UpsertAsync(records);
+        }
+        var ids = records.Select(r => r.Id).ToHashSet();
+        var writer = Task.Run(async () =>
+        {
+            using var store = new LocalStore(File);
+            for (int round = 0; round < 150; round++)
+            {
+                var record = records[round % records.Count];
+                await store.RemoveAsync(record.Id);
+                await store.UpsertAsync([record]);
+            }
+        });
+        using var reader = new LocalStore(File);
+        int searches = 0;
+        while (!writer.IsCompleted || searches < 50)
+        {
+            var query = records[searches % records.Count].Vector;
+            var found = await reader.SearchManyAsync([query, RandomUnit(rng)], 10, new SearchOptions());
+            Assert.All(found, list => Assert.Equal(10, list.Count));
+            Assert.All(found.SelectMany(list => list), n => Assert.Contains(n.Id, ids));
+            searches++;
+        }
+        await writer;
+        Assert.Equal(200, (await reader.GetCollectionAsync())!.Count);
+    }
+
+    [Fact]
+    public async Task A_writer_that_holds_the_file_too_long_is_a_busy_store_error()
+    {
+        using (var store = new LocalStore(File))
+        {
+            await store.UpsertAsync([Record("a", RandomUnit(new Random(11)))]);
+        }
+        using var holder = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={File};Pooling=False");
+        holder.Open();
+        using var transaction = holder.BeginTransaction(deferred: false);
+        using var waiting = new LocalStore(File, CollectionName.Default, busyTimeout: 1);
+        var e = await Assert.ThrowsAsync<HouseStoreException>(() => waiting.UpsertAsync([Record("b", RandomUnit(new Random(12)))]));
+        Assert.Equal(StoreFailure.Busy, e.Kind);
+        Assert.Equal(File, e.Location);
+        Assert.Contains(File, e.Message);
+        transaction.Rollback();
+        await waiting.UpsertAsync([Record("b", RandomUnit(new Random(12)))]);
+        Assert.Equal(2, (await waiting.GetCollectionAsync())!.Count);
+    }
+
+    [Theory]
+    [InlineData(0)]      // garbage from the first byte: not a database
+    [InlineData(4096)]   // a valid header, damaged pages after it
+    public async Task A_damaged_store_file_is_a_corrupt_store_error(int keep)
+    {
+        var rng = new Random(13);
+        using (var store = new LocalStore(File))
+        {
+            await store.UpsertAsync(Enumerable.Range(0, 300).Select(i => Record($"id{i}", RandomUnit(rng))).ToList());
+        }
+        var bytes = System.IO.File.ReadAllBytes(File);
+        rng.NextBytes(bytes.AsSpan(keep));
+        System.IO.File.WriteAllBytes(File, bytes);
+        var e = await Assert.ThrowsAsync<HouseStoreException>(async () =>
+        {
+            using var damaged = new LocalStore(File);
+            await damaged.SearchManyAsync([RandomUnit(rng)], 5, new SearchOptions());
+        });
+        Assert.Equal(StoreFailure.Corrupt, e.Kind);
+        Assert.Contains(File, e.Message);
+    }
+
+    [Fact]
+    public void A_folder_the_system_refuses_is_a_permission_error_and_leaves_nothing()
+    {
+        Assert.True(OperatingSystem.IsLinux(), "sysfs refuses new entries to every user, root included, on Linux");
+        string refused = Path.Combine("/sys", "housesimilarity-test", "houses.db");
+        var e = Assert.Throws<HouseStoreException>(() => new LocalStore(refused));
+        Assert.Equal(StoreFailure.PermissionDenied, e.Kind);
+        Assert.Contains(refused, e.Message);
+        Assert.False(Directory.Exists(Path.GetDirectoryName(refused)));
+    }
+
     [Theory]
     [InlineData("x; DROP TABLE y")]
     [InlineData("")]

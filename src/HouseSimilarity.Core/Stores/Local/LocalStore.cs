@@ -9,18 +9,18 @@ namespace HouseSimilarity.Stores.Local;
 /// <summary>
 /// The embedded default store: one SQLite file (WAL, synchronous=FULL, so a committed batch survives a
 /// killed process) and exact SIMD search over an in-memory copy of the vectors, reloaded only when the
-/// collection's generation counter says another writer changed it.
+/// collection's change token says a writer (this process or another) changed it.
 /// </summary>
 public sealed class LocalStore : IHouseStore
 {
     public const string FileName = "houses.db";
 
-    // Keyed by the store's random id, not its path: a deleted and re-created file must not reuse old vectors.
-    private static readonly ConcurrentDictionary<(string StoreId, string Collection), Snapshot> Snapshots = new();
+    // Keyed by file and collection, and checked against the collection's change token (random, rewritten by every
+    // change): two copies of one file, or a file replaced by another, can never answer with each other's vectors.
+    private static readonly ConcurrentDictionary<(string File, string Collection), Snapshot> Snapshots = new();
 
-    private readonly SqliteConnection _connection;
+    private readonly SqliteConnection _connection = null!;
     private readonly string _file;
-    private readonly string _storeId;
 
     public string Backend => LocalStoreProvider.BackendName;
     public string Location => _file;
@@ -31,10 +31,18 @@ public sealed class LocalStore : IHouseStore
         Metrics = [DistanceMetric.L2, DistanceMetric.L1], AtomicBatches = true, ExactSearch = true,
     };
 
-    public LocalStore(string? file, string collection = CollectionName.Default)
+    public LocalStore(string? file, string collection = CollectionName.Default) : this(file, collection, busyTimeout: 30)
+    {
+    }
+
+    /// <param name="busyTimeout">Seconds to wait for another writer before failing with <see cref="StoreFailure.Busy"/>.</param>
+    internal LocalStore(string? file, string collection, int busyTimeout)
     {
         Collection = CollectionName.Validate(collection);
         _file = Path.GetFullPath(file ?? DefaultFile);
+        // What this constructor made, removed again if the store cannot be created (a full disk must not leave an empty file).
+        string? newFolder = FirstMissingFolder(Path.GetDirectoryName(_file)!);
+        bool newFile = !File.Exists(_file);
         try
         {
             Directory.CreateDirectory(Path.GetDirectoryName(_file)!);
@@ -42,7 +50,7 @@ public sealed class LocalStore : IHouseStore
             {
                 DataSource = _file,
                 Mode = SqliteOpenMode.ReadWriteCreate,
-                DefaultTimeout = 30,
+                DefaultTimeout = busyTimeout,
                 // A pooled connection would outlive a deleted or replaced store file and read the old one.
                 Pooling = false,
             }.ToString());
@@ -56,12 +64,46 @@ public sealed class LocalStore : IHouseStore
                     CreateSchema();
                 }
             }
-            using var id = Command("SELECT value FROM store WHERE key = 'id'");
-            _storeId = (string)id.ExecuteScalar()!;
         }
         catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
         {
-            throw Translate(e, "open");
+            var error = Translate(e, newFile ? "create" : "open");
+            _connection?.Dispose();
+            if (newFile)
+            {
+                RemoveCreated(newFolder);
+            }
+            throw error;
+        }
+    }
+
+    private static string? FirstMissingFolder(string folder)
+    {
+        string? missing = null;
+        for (var current = folder; !string.IsNullOrEmpty(current) && !Directory.Exists(current); current = Path.GetDirectoryName(current))
+        {
+            missing = current;
+        }
+        return missing;
+    }
+
+    /// <summary>Removes the file (and its journal files, and the folders) that a failed create left behind.</summary>
+    private void RemoveCreated(string? newFolder)
+    {
+        try
+        {
+            foreach (string suffix in new[] { "", "-wal", "-shm", "-journal" })
+            {
+                File.Delete(_file + suffix);
+            }
+            if (newFolder is not null && Directory.Exists(newFolder))
+            {
+                Directory.Delete(newFolder, recursive: true);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The error that stopped the create is the one to report.
         }
     }
 
@@ -189,9 +231,13 @@ public sealed class LocalStore : IHouseStore
         create.ExecuteNonQuery();
     }
 
+    /// <summary>
+    /// Marks a change. The "generation" is a random token, not a counter: two copies of one file that each change
+    /// once must not end up with equal values.
+    /// </summary>
     private void BumpGeneration()
     {
-        using var bump = Command("UPDATE collections SET generation = generation + 1 WHERE name = $c", ("$c", Collection));
+        using var bump = Command("UPDATE collections SET generation = random() WHERE name = $c", ("$c", Collection));
         bump.ExecuteNonQuery();
     }
 
@@ -223,29 +269,34 @@ public sealed class LocalStore : IHouseStore
 
     private Snapshot LoadSnapshot()
     {
+        var key = (_file, Collection);
+        Snapshots.TryGetValue(key, out var cached);
+        // One read transaction: the token and the rows it stands for are read from the same state of the file, so a
+        // writer that removes rows meanwhile never leaves a snapshot labelled with a token it does not match.
+        using var transaction = _connection.BeginTransaction(deferred: true);
         using var read = Command("SELECT generation, dimension FROM collections WHERE name = $c", ("$c", Collection));
+        long generation;
+        int dimension;
         using (var reader = read.ExecuteReader())
         {
             if (!reader.Read())
             {
                 return Snapshot.Empty;
             }
-            long generation = reader.GetInt64(0);
-            int dimension = reader.GetInt32(1);
-            var key = (_storeId, Collection);
-            if (Snapshots.TryGetValue(key, out var cached) && cached.Generation == generation)
-            {
-                return cached;
-            }
-            var snapshot = ReadSnapshot(generation, dimension);
-            Snapshots[key] = snapshot;
-            return snapshot;
+            generation = reader.GetInt64(0);
+            dimension = reader.GetInt32(1);
         }
+        if (cached is not null && cached.Generation == generation && cached.Dimension == dimension)
+        {
+            return cached;
+        }
+        var snapshot = ReadSnapshot(generation, dimension);
+        Snapshots[key] = snapshot;
+        return snapshot;
     }
 
     private Snapshot ReadSnapshot(long generation, int dimension)
     {
-        using var transaction = _connection.BeginTransaction(deferred: true);
         using var count = Command("SELECT count(*) FROM vectors WHERE collection = $c", ("$c", Collection));
         int n = Convert.ToInt32(count.ExecuteScalar());
         var ids = new string[n];
@@ -401,7 +452,7 @@ public sealed class LocalStore : IHouseStore
             using var collection = Command("DELETE FROM collections WHERE name = $c", ("$c", Collection));
             bool dropped = collection.ExecuteNonQuery() > 0;
             transaction.Commit();
-            Snapshots.TryRemove((_storeId, Collection), out _);
+            Snapshots.TryRemove((_file, Collection), out _);
             return dropped;
         }));
 
@@ -448,12 +499,37 @@ public sealed class LocalStore : IHouseStore
             SqliteException { SqliteErrorCode: 8 } => StoreFailure.ReadOnly,           // SQLITE_READONLY
             SqliteException { SqliteErrorCode: 3 or 23 } => StoreFailure.PermissionDenied, // SQLITE_PERM, SQLITE_AUTH
             SqliteException { SqliteErrorCode: 11 or 26 } => StoreFailure.Corrupt,     // SQLITE_CORRUPT, SQLITE_NOTADB
+            // SQLITE_IOERR: growing the WAL index (-shm) on a full disk fails as an I/O error, not as SQLITE_FULL.
+            SqliteException { SqliteErrorCode: 10 } when VolumeNearlyFull(_file) => StoreFailure.StorageFull,
+            SqliteException { SqliteErrorCode: 14 } when VolumeNearlyFull(_file) => StoreFailure.StorageFull, // SQLITE_CANTOPEN
+            IOException when VolumeNearlyFull(_file) => StoreFailure.StorageFull,
             UnauthorizedAccessException => StoreFailure.PermissionDenied,
             _ => StoreFailure.Other,
         };
+        if (kind == StoreFailure.StorageFull)
+        {
+            return new HouseStoreException($"The local store '{_file}' could not {action} collection '{Collection}': the disk is full. " +
+                "Free some space and run the command again; what was stored before is kept.", e, kind, _file);
+        }
         string cause = e is SqliteException sqlite ? sqlite.Message.Replace("SQLite Error " + sqlite.SqliteErrorCode + ": ", "") : e.Message;
         return new HouseStoreException($"The local store '{_file}' could not {action} collection '{Collection}': {cause.TrimEnd('.')}.",
             e, kind, _file);
+    }
+
+    /// <summary>Less than 1 MiB left to this user on the volume that holds <paramref name="file"/>.</summary>
+    private static bool VolumeNearlyFull(string file)
+    {
+        try
+        {
+            var volume = DriveInfo.GetDrives()
+                .Where(d => file.StartsWith(d.RootDirectory.FullName, OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal))
+                .MaxBy(d => d.RootDirectory.FullName.Length);
+            return volume is { IsReady: true } && volume.AvailableFreeSpace < (1 << 20);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     /// <summary>The vectors of one collection generation, rows in Id order.</summary>
