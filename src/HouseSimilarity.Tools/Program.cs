@@ -42,6 +42,13 @@ return args.FirstOrDefault() switch
     "battery-export" => BatteryExport.Run(data, models, Arg("--out", Path.Combine("out", "bench", "battery.bin")),
         int.Parse(Arg("--first", "241"), CultureInfo.InvariantCulture), int.Parse(Arg("--last", "300"), CultureInfo.InvariantCulture),
         Arg("--vectors", "") is { Length: > 0 } cached ? cached : null),
+    "fuzz" => Fuzz.Command(Arg("--model", Path.Combine("out", "HouseSimilarity", "bin", "models", HouseEmbedder.ModelFileName)),
+        new Fuzz.Options(Arg("--corpus", Path.Combine("tests", "fuzz", "corpus")), Arg("--findings", Path.Combine("out", "fuzz")),
+            int.Parse(Arg("--cases", "2000"), CultureInfo.InvariantCulture),
+            TimeSpan.FromSeconds(double.Parse(Arg("--seconds", "150"), CultureInfo.InvariantCulture)),
+            int.Parse(Arg("--seed", Random.Shared.Next(1_000_000).ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture),
+            TimeSpan.FromSeconds(20), long.Parse(Arg("--memory-mib", "2048"), CultureInfo.InvariantCulture) << 20)),
+    "make-fuzz-corpus" => Fuzz.MakeCorpus(Arg("--photo", Path.Combine("samples", "houses", "241_frontal.jpg")), Arg("--out", Path.Combine("tests", "fuzz", "corpus"))),
     "make-help" => HelpBuilder.Run(Arg("--docs", "docs"), Arg("--out", Path.Combine("out", "HouseSimilarity", "en-US", "HouseSimilarity.dll-Help.xml")),
         Arg("--assembly", ""), Arg("--manifest", "")),
     _ => Usage(),
@@ -72,6 +79,9 @@ static int Usage()
                         [--prior p] [--vectors cache.bin]   P(duplicate | distance) and the false pair rate by distance (markdown tables)
           battery-export --data <photos> --models <dir of house.onnx> --out <file> [--first 241 --last 300 --vectors <cache>]
                         the validation photos and their edited copies as labelled vectors (bench/Invoke-DuplicateBenchmark.ps1)
+          fuzz          [--corpus tests/fuzz/corpus --findings out/fuzz --cases 2000 --seconds 150 --seed n --memory-mib 2048]
+                        mutated seed photos through decode and embed; exit code 1 with a finding (saved for replay)
+          make-fuzz-corpus [--photo <jpg> --out tests/fuzz/corpus]   the seed files: one small photo per format and variant
           make-help     --docs <docs dir> --out <module>/en-US/HouseSimilarity.dll-Help.xml [--assembly <dll>] [--manifest <psd1>]
                         MAML help from docs/<Cmdlet>.md and the cmdlets' metadata (default: <module>/bin, <module>/*.psd1)
         """);

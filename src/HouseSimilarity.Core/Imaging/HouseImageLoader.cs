@@ -184,14 +184,15 @@ public sealed class HouseImageLoader
         {
             throw new HouseImageException(path, ImageFailure.UnsupportedFormat, "not an image in a supported format", e);
         }
-        catch (Exception e) when (e is ImageFormatException or NotSupportedException or InvalidOperationException
-                                      or ArgumentException or IndexOutOfRangeException or EndOfStreamException)
-        {
-            throw new HouseImageException(path, ImageFailure.Corrupt, $"the image data is damaged ({e.Message})", e);
-        }
         catch (OutOfMemoryException e)
         {
             throw new HouseImageException(path, ImageFailure.TooLarge, "the image needs more memory than is available", e);
+        }
+        // Whatever else a decoder throws on damaged data (fuzzing found NullReferenceException in JPEG headers) is
+        // the file's fault, reported as such, never an error of the command.
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw new HouseImageException(path, ImageFailure.Corrupt, $"the image data is damaged ({e.Message})", e);
         }
     }
 
