@@ -884,15 +884,17 @@ Describe 'Records no store accepts, on <Backend>' -ForEach @(
         Remove-HouseCollection $name @store -Confirm:$false -ErrorAction SilentlyContinue
     }
 
-    It 'refuses a NaN, a too wide and a missing vector and a bad Id, one error each, and stores the photos around them' {
-        $e = @(Get-ChildItem $originals -Filter *.jpg | Sort-Object Name | Select-Object -First 6 | Get-HouseEmbedding)
+    It 'refuses a NaN, a too wide and a missing vector and bad Ids, one error each, and stores the photos around them' {
+        $e = @(Get-ChildItem $originals -Filter *.jpg | Sort-Object Name | Select-Object -First 7 | Get-HouseEmbedding)
         $e[1].Vector[5] = [float]::NaN
         $e[2].Vector = [float[]]::new(200)
         $e[3].Vector = $null
         $e[4].Id = "bad`0id"
+        $e[6].Id = "lone$([char]0xD800)surrogate"
         $errors = @()
         $e | Add-HouseVector @store -Collection $name -ErrorAction SilentlyContinue -ErrorVariable +errors
-        $errors.Count | Should -Be 4
+        $errors.Count | Should -Be 5
+        $errors[4].Exception.Message | Should -BeLike '*surrogate*'
         $errors | ForEach-Object { $_.FullyQualifiedErrorId | Should -BeLike 'InvalidRecord*' }
         $errors[0].Exception.Message | Should -BeLike "*$(Split-Path -Leaf $e[1].Path)*NaN*"
         $errors[1].Exception.Message | Should -BeLike '*has 200 values*'
