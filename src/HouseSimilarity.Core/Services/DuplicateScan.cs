@@ -51,39 +51,60 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
 
     /// <summary>
     /// A photo of the scan: a stored record or a photo given to check. A scan holds one per photo of the collection, so
-    /// it is kept small: no vector and no path for stored photos (their group reads them again), the hash as 32 bytes.
+    /// it is kept small: the Id, the hash as 32 bytes and the time added. A stored photo's record (path, size, vector)
+    /// is read with its group and let go once the group is built.
     /// </summary>
-    private sealed class Node(int index, string id, string path, string sha, int width, int height, DateTime? added, float[]? vector)
+    private sealed class Node(int index, string id, string sha, DateTime? added, HouseEmbedding? probe)
     {
+        private readonly DateTime _added = added ?? DateTime.MinValue;
+        private string? _sha;
+
         public int Index { get; } = index;
         public int Parent { get; set; } = index;
         public string Id { get; } = id;
-        /// <summary>A stored photo's path is read with its group; until then it is empty.</summary>
-        public string Path { get; set; } = path;
         public Content Content { get; } = Content.Of(sha);
-        private string? _sha;
         /// <summary>The hash as text, made once for the photos that end up in a group.</summary>
         public string Sha => _sha ??= Content.ToString();
-        public int Width { get; } = width;
-        public int Height { get; } = height;
-        public DateTime? Added { get; } = added;
-        /// <summary>Only photos given to check keep their vector; stored ones are read again for their group.</summary>
-        public float[]? Vector { get; } = vector;
-        public bool Stored => Vector is null;
+        public DateTime? Added => _added == DateTime.MinValue ? null : _added;
+        /// <summary>A photo given to check, not stored.</summary>
+        public HouseEmbedding? Probe { get; } = probe;
+        /// <summary>A stored photo's record while its group is built.</summary>
+        public HouseRecord? Record { get; set; }
+        public bool Stored => Probe is null;
+        public string Path => Probe?.Path ?? Record?.Path ?? "";
+        public int Width => Probe?.Width ?? Record?.Width ?? 0;
+        public int Height => Probe?.Height ?? Record?.Height ?? 0;
+        public float[]? Vector => Probe?.Vector ?? Record?.Vector;
     }
 
-    /// <summary>A SHA-256 as two 128-bit halves (not a 64-character string); any other text as it is.</summary>
-    private readonly record struct Content(UInt128 High, UInt128 Low, string? Text)
+    /// <summary>A SHA-256 as four 64-bit words (not a 64-character string); any other text as it is.</summary>
+    private readonly record struct Content(ulong A, ulong B, ulong C, ulong D, string? Text) : IComparable<Content>
     {
-        public static Content Of(string sha) =>
-            sha.Length == 64 && !sha.StartsWith('+') && !sha.StartsWith('-') &&
-            UInt128.TryParse(sha.AsSpan(0, 32), System.Globalization.NumberStyles.AllowHexSpecifier, null, out var high) &&
-            UInt128.TryParse(sha.AsSpan(32), System.Globalization.NumberStyles.AllowHexSpecifier, null, out var low)
-                ? new(high, low, null) : new(0, 0, sha);
+        public static Content Of(string sha)
+        {
+            Span<ulong> words = stackalloc ulong[4];
+            if (sha.Length != 64)
+            {
+                return new(0, 0, 0, 0, sha);
+            }
+            for (int i = 0; i < 4; i++)
+            {
+                var part = sha.AsSpan(16 * i, 16);
+                if (part[0] is '+' or '-' || !ulong.TryParse(part, System.Globalization.NumberStyles.AllowHexSpecifier, null, out words[i]))
+                {
+                    return new(0, 0, 0, 0, sha);
+                }
+            }
+            return new(words[0], words[1], words[2], words[3], null);
+        }
 
         public bool IsEmpty => Text is { Length: 0 };
 
-        public override string ToString() => Text ?? $"{High:x32}{Low:x32}";
+        public int CompareTo(Content other) =>
+            A != other.A ? A.CompareTo(other.A) : B != other.B ? B.CompareTo(other.B) : C != other.C ? C.CompareTo(other.C)
+            : D != other.D ? D.CompareTo(other.D) : string.CompareOrdinal(Text, other.Text);
+
+        public override string ToString() => Text ?? $"{A:x16}{B:x16}{C:x16}{D:x16}";
     }
 
     /// <summary>
@@ -95,6 +116,7 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
         IReadOnlyList<HouseEmbedding>? probes = null,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        // Pairs whose second photo is not read yet (the records stream in Id order), joined at the end.
         var found = new List<(string A, string B, double Distance)>();
         var batch = new List<(string Id, float[] Vector)>(options.BatchSize);
         var buffers = new List<float[]>(options.BatchSize);
@@ -107,7 +129,7 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
         // 1. Every stored photo, streamed: its metadata is kept, its vector only until its batch is searched.
         await foreach (var record in store.ReadAllAsync(cancellationToken))
         {
-            Add(record.Id, "", record.Sha256, record.Width, record.Height, record.AddedUtc, null);
+            Add(record.Id, record.Sha256, record.AddedUtc, null);
             if (searchStored && (options.Since is not { } since || record.AddedUtc >= since))
             {
                 // Copied into a buffer reused batch after batch, so that every record dies young: a record kept
@@ -122,7 +144,7 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
             }
             if (batch.Count >= options.BatchSize)
             {
-                found.AddRange(await SearchAsync(batch, options, cancellationToken));
+                Join(await SearchAsync(batch, options, cancellationToken), found);
                 batch.Clear();
             }
             if (++done % options.BatchSize == 0)
@@ -141,7 +163,7 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
             }
             if (id != probe.Id)
             {
-                Add(id, probe.Path, probe.Sha256, probe.Width, probe.Height, null, probe.Vector);
+                Add(id, probe.Sha256, null, probe);
             }
             if (!options.ExactOnly)
             {
@@ -149,12 +171,12 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
             }
             if (batch.Count >= options.BatchSize)
             {
-                found.AddRange(await SearchAsync(batch, options, cancellationToken));
+                Join(await SearchAsync(batch, options, cancellationToken), found);
                 batch.Clear();
                 yield return new DuplicateScanProgress(done += options.BatchSize, total);
             }
         }
-        found.AddRange(await SearchAsync(batch, options, cancellationToken));
+        Join(await SearchAsync(batch, options, cancellationToken), found);
         yield return new DuplicateScanProgress(total, total);
 
         foreach (var (a, b, d) in found)
@@ -165,13 +187,25 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
                 Union(na, nb, d);
             }
         }
+        found.Clear();
+        found.TrimExcess();
 
         // 2. Byte-identical photos (when checking some photos: only groups that hold one of them).
         bool checking = probes is not null || options.Since is not null;
         bool IsQuery(Node n) => probes is not null ? checkedIds.Contains(n.Id) : options.Since is not { } since || n.Added >= since;
-        foreach (var same in _byIndex.Where(n => !n.Content.IsEmpty).GroupBy(n => n.Content).Where(g => g.Count() > 1))
+        // Sorted by content, equal runs are the byte-identical photos: no table with an entry per photo.
+        var byContent = Enumerable.Range(0, _byIndex.Count).Where(i => !_byIndex[i].Content.IsEmpty).ToArray();
+        Array.Sort(byContent, (x, y) => _byIndex[x].Content.CompareTo(_byIndex[y].Content) is var c && c != 0 ? c : x.CompareTo(y));
+        for (int start = 0, end; start < byContent.Length; start = end)
         {
-            var members = same.ToList();
+            for (end = start + 1; end < byContent.Length && _byIndex[byContent[end]].Content == _byIndex[byContent[start]].Content; end++)
+            {
+            }
+            if (end - start < 2)
+            {
+                continue;
+            }
+            var members = byContent[start..end].Select(i => _byIndex[i]).ToList();
             if (IsExcluded(members[0], members[1]))
             {
                 _excludedExact += members.Count * (members.Count - 1L) / 2;
@@ -204,11 +238,27 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
         _groups = await BuildGroupsAsync(options, cancellationToken);
     }
 
+    /// <summary>Joins the pairs whose photos are both known; the others wait in <paramref name="later"/>.</summary>
+    private void Join(List<(string A, string B, double Distance)> pairs, List<(string A, string B, double Distance)> later)
+    {
+        foreach (var pair in pairs)
+        {
+            if (_nodes.TryGetValue(pair.A, out var a) && _nodes.TryGetValue(pair.B, out var b))
+            {
+                Union(a, b, pair.Distance);
+            }
+            else
+            {
+                later.Add(pair);
+            }
+        }
+    }
+
     private static string ProbeId(HouseEmbedding probe) => "\u0000probe:" + probe.Path;
 
-    private void Add(string id, string path, string sha, int width, int height, DateTime? added, float[]? vector)
+    private void Add(string id, string sha, DateTime? added, HouseEmbedding? probe)
     {
-        var node = new Node(_byIndex.Count, id, path, sha, width, height, added, vector);
+        var node = new Node(_byIndex.Count, id, sha, added, probe);
         _nodes[id] = node;
         _byIndex.Add(node);
     }
@@ -288,19 +338,43 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
 
     private async Task<List<HouseDuplicateGroup>> BuildGroupsAsync(DuplicateScanOptions options, CancellationToken ct)
     {
-        var components = _byIndex.GroupBy(n => Find(n.Index)).Where(g => g.Count() > 1).Select(g => g.ToList()).ToList();
-        var edgesByRoot = _edges.GroupBy(e => Find(e.A)).ToDictionary(g => g.Key, g => g.ToList());
+        // Components counted in arrays, listed only for the roots of two or more photos (a few among many).
+        var roots = new int[_byIndex.Count];
+        var sizes = new int[_byIndex.Count];
+        for (int i = 0; i < roots.Length; i++)
+        {
+            sizes[roots[i] = Find(i)]++;
+        }
+        var byRoot = new Dictionary<int, List<Node>>();
+        for (int i = 0; i < roots.Length; i++)
+        {
+            if (sizes[roots[i]] > 1)
+            {
+                (byRoot.TryGetValue(roots[i], out var list) ? list : byRoot[roots[i]] = new List<Node>(sizes[roots[i]])).Add(_byIndex[i]);
+            }
+        }
+        var components = byRoot.Values.ToList();
+        // Only groups too large to list every member pair list their edges.
+        var edgesByRoot = new Dictionary<int, List<(int A, int B, double Distance)>>();
+        foreach (var edge in _edges)
+        {
+            int root = roots[edge.A];
+            if (sizes[root] > AllPairsLimit)
+            {
+                (edgesByRoot.TryGetValue(root, out var list) ? list : edgesByRoot[root] = []).Add(edge);
+            }
+        }
         var groups = new List<HouseDuplicateGroup>(components.Count);
         foreach (var members in components)
         {
             ct.ThrowIfCancellationRequested();
             var records = (await store.GetManyAsync(members.Where(n => n.Stored).Select(n => n.Id).ToList(), ct))
                 .ToDictionary(r => r.Id, StringComparer.Ordinal);
-            foreach (var n in members.Where(n => n.Stored && records.ContainsKey(n.Id)))
+            foreach (var n in members.Where(n => n.Stored))
             {
-                n.Path = records[n.Id].Path;
+                n.Record = records.GetValueOrDefault(n.Id);
             }
-            float[]? VectorOf(Node n) => n.Vector ?? records.GetValueOrDefault(n.Id)?.Vector;
+            static float[]? VectorOf(Node n) => n.Vector;
             var pairs = new List<HouseDuplicatePair>();
             if (members.Count <= AllPairsLimit)
             {
@@ -346,6 +420,10 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
             // The weakest link: the member least surely joined to the others (its best pair), over all members.
             double weakest = members.Select(n => pairs.Where(p => p.A == Key(n) || p.B == Key(n))
                 .Select(p => p.DuplicateProbability).DefaultIfEmpty(double.NaN).Max()).Min();
+            foreach (var n in members)
+            {
+                n.Record = null;
+            }
             groups.Add(new HouseDuplicateGroup
             {
                 Kind = exact ? DuplicateKind.Exact : DuplicateKind.Near, Keeper = memberObjects[0], KeeperReason = reason,
