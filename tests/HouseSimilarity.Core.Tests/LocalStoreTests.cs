@@ -241,6 +241,35 @@ public sealed class LocalStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_collections_size_is_kept_with_its_rows_and_counted_once_for_an_older_store()
+    {
+        var rng = new Random(14);
+        using (var store = new LocalStore(File))
+        {
+            await store.UpsertAsync([Record("a", RandomUnit(rng)), Record("b", RandomUnit(rng)), Record("c", RandomUnit(rng))]);
+            await store.UpsertAsync([Record("a", RandomUnit(rng)), Record("b", RandomUnit(rng)), Record("d", RandomUnit(rng))]);
+            Assert.Equal(4, (await store.GetCollectionAsync())!.Count);
+            Assert.True(await store.RemoveAsync("c"));
+            Assert.False(await store.RemoveAsync("c"));
+            Assert.Equal(3, (await store.GetCollectionAsync())!.Count);
+        }
+        // A schema 2 store: no counter; opening it counts each collection once.
+        using (var old = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={File};Pooling=False"))
+        {
+            old.Open();
+            using var downgrade = old.CreateCommand();
+            downgrade.CommandText = "ALTER TABLE collections DROP COLUMN row_count; PRAGMA user_version = 2;";
+            downgrade.ExecuteNonQuery();
+        }
+        using (var store = new LocalStore(File))
+        {
+            Assert.Equal(3, (await store.GetCollectionAsync())!.Count);
+            await store.UpsertAsync([Record("e", RandomUnit(rng))]);
+            Assert.Equal(4, (await store.ListCollectionsAsync()).Single().Count);
+        }
+    }
+
+    [Fact]
     public async Task Copies_of_one_store_file_never_answer_with_each_others_vectors()
     {
         var rng = new Random(9);

@@ -107,8 +107,8 @@ public sealed class LocalStore : IHouseStore
         }
     }
 
-    // 2: the exclusions table.
-    private const int SchemaVersion = 2;
+    // 2: the exclusions table. 3: collections.row_count, so that a collection's size is read, not counted.
+    private const int SchemaVersion = 3;
 
     private void CreateSchema()
     {
@@ -117,7 +117,7 @@ public sealed class LocalStore : IHouseStore
         Execute($"""
             CREATE TABLE IF NOT EXISTS collections (
                 name TEXT PRIMARY KEY, model_id TEXT NOT NULL, dimension INTEGER NOT NULL,
-                created_utc TEXT NOT NULL, generation INTEGER NOT NULL DEFAULT 0);
+                created_utc TEXT NOT NULL, generation INTEGER NOT NULL DEFAULT 0, row_count INTEGER NOT NULL DEFAULT 0);
             CREATE TABLE IF NOT EXISTS vectors (
                 collection TEXT NOT NULL, id TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL,
                 width INTEGER NOT NULL, height INTEGER NOT NULL, added_utc TEXT NOT NULL, vector BLOB NOT NULL,
@@ -127,8 +127,19 @@ public sealed class LocalStore : IHouseStore
                 collection TEXT NOT NULL, sha_a TEXT NOT NULL, sha_b TEXT NOT NULL, path_a TEXT NOT NULL, path_b TEXT NOT NULL,
                 added_utc TEXT NOT NULL, PRIMARY KEY (collection, sha_a, sha_b)) WITHOUT ROWID;
             INSERT INTO store (key, value) VALUES ('id', '{Guid.NewGuid():N}') ON CONFLICT (key) DO NOTHING;
-            PRAGMA user_version = {SchemaVersion};
             """);
+        // A store made by an older version: its collections get their counter, counted once.
+        using (var columns = Command("SELECT count(*) FROM pragma_table_info('collections') WHERE name = 'row_count'"))
+        {
+            if (Convert.ToInt64(columns.ExecuteScalar()) == 0)
+            {
+                Execute("""
+                    ALTER TABLE collections ADD COLUMN row_count INTEGER NOT NULL DEFAULT 0;
+                    UPDATE collections SET row_count = (SELECT count(*) FROM vectors v WHERE v.collection = collections.name);
+                    """);
+            }
+        }
+        Execute($"PRAGMA user_version = {SchemaVersion};");
         transaction.Commit();
     }
 
@@ -153,7 +164,7 @@ public sealed class LocalStore : IHouseStore
     private List<HouseCollection> ReadCollections(string? name)
     {
         using var command = Command("""
-            SELECT c.name, c.model_id, c.dimension, (SELECT count(*) FROM vectors v WHERE v.collection = c.name)
+            SELECT c.name, c.model_id, c.dimension, c.row_count
             FROM collections c WHERE $name IS NULL OR c.name = $name ORDER BY c.name
             """, ("$name", (object?)name ?? DBNull.Value));
         using var reader = command.ExecuteReader();
@@ -183,29 +194,48 @@ public sealed class LocalStore : IHouseStore
         var (modelId, dimension) = HouseStoreExtensions.CheckBatch(records);
         using var transaction = _connection.BeginTransaction(deferred: false);
         EnsureCollection(modelId, dimension);
-        using var upsert = Command("""
+        // Insert, or update the row that is there: only new rows count.
+        using var insert = Command("""
             INSERT INTO vectors (collection, id, path, sha256, width, height, added_utc, vector)
-            VALUES ($c, $id, $path, $sha, $w, $h, $added, $vector)
-            ON CONFLICT (collection, id) DO UPDATE SET path = excluded.path, sha256 = excluded.sha256,
-                width = excluded.width, height = excluded.height, added_utc = excluded.added_utc, vector = excluded.vector
-            """, ("$c", Collection), ("$id", ""), ("$path", ""), ("$sha", ""), ("$w", 0), ("$h", 0), ("$added", ""),
-            ("$vector", Array.Empty<byte>()));
+            VALUES ($c, $id, $path, $sha, $w, $h, $added, $vector) ON CONFLICT (collection, id) DO NOTHING
+            """, RecordParameters);
+        using var update = Command("""
+            UPDATE vectors SET path = $path, sha256 = $sha, width = $w, height = $h, added_utc = $added, vector = $vector
+            WHERE collection = $c AND id = $id
+            """, RecordParameters);
         string added = DateTime.UtcNow.ToString("O");
+        long inserted = 0;
         foreach (var record in records)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            upsert.Parameters["$id"].Value = record.Id;
-            upsert.Parameters["$path"].Value = record.Path;
-            upsert.Parameters["$sha"].Value = record.Sha256;
-            upsert.Parameters["$w"].Value = record.Width;
-            upsert.Parameters["$h"].Value = record.Height;
-            upsert.Parameters["$added"].Value = added;
-            upsert.Parameters["$vector"].Value = MemoryMarshal.AsBytes(record.Vector.AsSpan()).ToArray();
-            upsert.ExecuteNonQuery();
+            byte[] vector = MemoryMarshal.AsBytes(record.Vector.AsSpan()).ToArray();
+            if (Bind(insert, record, added, vector).ExecuteNonQuery() == 1)
+            {
+                inserted++;
+                continue;
+            }
+            Bind(update, record, added, vector).ExecuteNonQuery();
         }
+        using var count = Command("UPDATE collections SET row_count = row_count + $n WHERE name = $c", ("$c", Collection), ("$n", inserted));
+        count.ExecuteNonQuery();
         BumpGeneration();
         transaction.Commit();
     }
+
+    private static SqliteCommand Bind(SqliteCommand command, HouseEmbedding record, string added, byte[] vector)
+    {
+        command.Parameters["$id"].Value = record.Id;
+        command.Parameters["$path"].Value = record.Path;
+        command.Parameters["$sha"].Value = record.Sha256;
+        command.Parameters["$w"].Value = record.Width;
+        command.Parameters["$h"].Value = record.Height;
+        command.Parameters["$added"].Value = added;
+        command.Parameters["$vector"].Value = vector;
+        return command;
+    }
+
+    private (string, object)[] RecordParameters =>
+        [("$c", Collection), ("$id", ""), ("$path", ""), ("$sha", ""), ("$w", 0), ("$h", 0), ("$added", ""), ("$vector", Array.Empty<byte>())];
 
     private void EnsureCollection(string modelId, int dimension)
     {
@@ -377,6 +407,8 @@ public sealed class LocalStore : IHouseStore
             bool removed = delete.ExecuteNonQuery() > 0;
             if (removed)
             {
+                using var count = Command("UPDATE collections SET row_count = row_count - 1 WHERE name = $c", ("$c", Collection));
+                count.ExecuteNonQuery();
                 BumpGeneration();
             }
             transaction.Commit();
