@@ -70,10 +70,10 @@ public sealed class FindHouseDuplicateCommand : HouseCollectionCmdletBase
                 _probes.AddRange(Embedding);
                 break;
             case "LiteralPath":
-                Post(ResolveFiles(LiteralPath, literal: true));
+                Post(ResolveFiles(LiteralPath, literal: true, FolderPolicy.Include).SelectMany(Photos));
                 break;
             case "Path":
-                Post(ResolveFiles(Path, literal: false, folders: true).SelectMany(Photos));
+                Post(ResolveFiles(Path, literal: false, FolderPolicy.Include).SelectMany(Photos));
                 break;
         }
     }
@@ -123,7 +123,10 @@ public sealed class FindHouseDuplicateCommand : HouseCollectionCmdletBase
             ScanAlone(Options(_probes.Count));
             return;
         }
-        var collection = RequireCollection();
+        if (FindCollection() is not { } collection)
+        {
+            return;
+        }
         var options = Options(collection.Count + _probes.Count);
         var probes = ParameterSetName == "Collection" ? null : _probes;
         if (probes?.FirstOrDefault(p => p.ModelId != collection.ModelId) is { } foreign)

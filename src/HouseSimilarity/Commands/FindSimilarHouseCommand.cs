@@ -18,10 +18,11 @@ public sealed class FindSimilarHouseCommand : HouseCollectionCmdletBase
     public string[] LiteralPath { get; set; } = [];
 
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = "Embedding")]
+    [HouseEmbeddingTransformation]
     public HouseEmbedding[] Embedding { get; set; } = [];
 
-    /// <summary>Ids of stored photos to search around.</summary>
-    [Parameter(Mandatory = true, ParameterSetName = "Id")]
+    /// <summary>Ids of stored photos to search around; objects with an Id property (Select-Object Id) bind by it.</summary>
+    [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = "Id")]
     public string[] Id { get; set; } = [];
 
     [Parameter]
@@ -52,17 +53,32 @@ public sealed class FindSimilarHouseCommand : HouseCollectionCmdletBase
     public SwitchParameter Exact { get; set; }
 
     private SimilaritySearch? _search;
+    private PhotoProgress? _progress;
+    private long _queried;
 
     protected override void BeginProcessing()
     {
         // The model first: a damaged one stops the command before a store is opened.
         double threshold = double.IsNaN(Threshold) ? Embedder.Model.DuplicateThreshold : Threshold;
-        var collection = RequireCollection();
+        if (FindCollection() is not { } collection)
+        {
+            return; // one CollectionNotFound error; no photo is embedded for nothing
+        }
         _search = new SimilaritySearch(Store, collection, collection.Store!, threshold, Calibration is { } c ? c.Probability : null);
+        _progress = new PhotoProgress(this, $"Searching collection '{collection.Name}'");
+        WriteVerbose($"Searching {Text.Count(collection.Count, "photo")} of collection '{collection.Name}' by {Metric} distance" +
+                     $"{(Metric == DistanceMetric.L2 ? "" : " (IsDuplicate, Similarity and L2Distance still follow the L2 distance)")}; " +
+                     $"duplicates at L2 <= {threshold:0.###}.");
     }
+
+    protected override void EndProcessing() => _progress?.Complete();
 
     protected override void ProcessRecord()
     {
+        if (_search is null)
+        {
+            return;
+        }
         var queries = new List<HouseQuery>();
         switch (ParameterSetName)
         {
@@ -84,8 +100,15 @@ public sealed class FindSimilarHouseCommand : HouseCollectionCmdletBase
                 break;
             default:
                 bool literal = ParameterSetName == "LiteralPath";
-                foreach (string file in ResolveFiles(literal ? LiteralPath : Path, literal))
+                var files = ResolveFiles(literal ? LiteralPath : Path, literal).ToList();
+                if (InputCountKnown)
                 {
+                    _progress!.Total = files.Count;
+                }
+                foreach (string file in files)
+                {
+                    _progress!.Report(_queried, $"{_queried:N0}{(_progress.Total is { } t ? $" of {t:N0}" : "")} photos embedded",
+                        file, force: _queried == 0);
                     try
                     {
                         queries.Add(HouseQuery.From(Embedder.Embed(file)));
@@ -94,6 +117,7 @@ public sealed class FindSimilarHouseCommand : HouseCollectionCmdletBase
                     {
                         WriteImageError(e, file);
                     }
+                    _queried++;
                 }
                 break;
         }
