@@ -168,6 +168,19 @@ public abstract class HouseCmdletBase : PSCmdlet, IDisposable
             })
             .Where(f => Imaging.HouseImageLoader.Extensions.Contains(System.IO.Path.GetExtension(f), StringComparer.OrdinalIgnoreCase));
 
+    /// <summary>A piped embedding without a vector (a record read with -NoVector) is an error naming it, not a crash.</summary>
+    protected bool HasVector(HouseEmbedding embedding)
+    {
+        if (embedding.Vector is { Length: > 0 })
+        {
+            return true;
+        }
+        WriteError(new ErrorRecord(new ArgumentException(
+                $"'{embedding.Path}' carries no vector (Get-HouseVector -NoVector leaves it out): pipe its Id (Select-Object Id), or read it without -NoVector."),
+            "NoVector", ErrorCategory.InvalidArgument, embedding.Path));
+        return false;
+    }
+
     /// <summary>Whether the inputs are all on the command line (none piped), so that their number is known before they are read.</summary>
     protected bool InputCountKnown => !MyInvocation.ExpectingInput;
 

@@ -207,25 +207,29 @@ public sealed class AddHouseVectorCommand : HouseCollectionCmdletBase
     }
 
     /// <summary>
-    /// Writes a per-photo error. When -ErrorAction Stop turns it into a stop, the photos embedded before it (waiting for
-    /// their batch) are stored first and a warning says what was stored and what was not.
+    /// Writes a per-photo error. When -ErrorAction Stop (or $ErrorActionPreference) turns it into a stop, the photos
+    /// embedded before it (waiting for their batch) are stored first, and a warning says what was stored and what was
+    /// not: once the error is written the pipeline is stopping and nothing more can be reported.
     /// </summary>
     private void WriteIngestError(ErrorRecord record)
     {
-        try
-        {
-            WriteError(record);
-        }
-        catch (ActionPreferenceStopException) when (_ingestor is not null)
+        if (_ingestor is not null && ErrorsStop)
         {
             int pending = _ingestor.Pending;
             Report(Ingest(_ingestor.FlushAsync));
             WriteWarning($"Stopped at '{record.TargetObject}' (-ErrorAction Stop): {Text.Count(_ingestor.Stored, "photo")} " +
                          $"stored in collection '{Collection}' ({pending} of them just before the stop), " +
                          $"{Text.Count(_ingestor.NotStored, "photo")} not stored; '{record.TargetObject}' and the photos after it were not added.");
-            throw;
         }
+        WriteError(record);
     }
+
+    /// <summary>Whether a non-terminating error stops this command: -ErrorAction Stop, or $ErrorActionPreference.</summary>
+    private bool ErrorsStop =>
+        (MyInvocation.BoundParameters.TryGetValue("ErrorAction", out object? given)
+            ? given
+            : GetVariableValue("ErrorActionPreference")) is { } preference &&
+        LanguagePrimitives.TryConvertTo(preference, out ActionPreference action) && action == ActionPreference.Stop;
 
     /// <summary>Runs an ingest step; a model mismatch stops the command, since nothing it embeds could be stored.</summary>
     private IngestBatch? Ingest(Func<CancellationToken, Task<IngestBatch?>> step)

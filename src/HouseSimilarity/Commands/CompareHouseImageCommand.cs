@@ -32,7 +32,7 @@ public sealed class CompareHouseImageCommand : HouseCmdletBase
     protected override void ProcessRecord()
     {
         _reference ??= ResolveReference();
-        var photos = Difference.SelectMany(d => d.Embedding is { } e
+        var photos = Difference.Where(d => d.Embedding is null || HasVector(d.Embedding)).SelectMany(d => d.Embedding is { } e
             ? [(Path: e.Path, Embedding: (HouseEmbedding?)e)]
             : ResolveFiles([d.Path], d.Literal).Select(f => (Path: f, Embedding: (HouseEmbedding?)null))).ToList();
         if (InputCountKnown)
@@ -66,6 +66,11 @@ public sealed class CompareHouseImageCommand : HouseCmdletBase
     {
         if (Reference.Embedding is { } given)
         {
+            if (given.Vector is not { Length: > 0 })
+            {
+                Terminate(new ArgumentException($"The reference '{given.Path}' carries no vector (Get-HouseVector -NoVector leaves it out)."),
+                    "ReferenceUnusable", ErrorCategory.InvalidArgument, given.Path);
+            }
             return Announce(given);
         }
         string path = Reference.Path;

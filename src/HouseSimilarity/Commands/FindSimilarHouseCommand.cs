@@ -83,7 +83,7 @@ public sealed class FindSimilarHouseCommand : HouseCollectionCmdletBase
         switch (ParameterSetName)
         {
             case "Embedding":
-                queries.AddRange(Embedding.Select(HouseQuery.From));
+                queries.AddRange(Embedding.Where(HasVector).Select(HouseQuery.From));
                 break;
             case "Id":
                 var records = Wait(ct => Store.GetManyAsync(Id, ct)).ToDictionary(r => r.Id, StringComparer.Ordinal);

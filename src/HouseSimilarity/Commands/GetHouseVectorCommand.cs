@@ -31,7 +31,7 @@ public sealed class GetHouseVectorCommand : HouseCollectionCmdletBase
     [Alias("Store")]
     public object? SourceStore { get; set; }
 
-    /// <summary>Leaves the vector out (an empty Vector): for Export-Csv, ConvertTo-Json and tables that need only the facts.</summary>
+    /// <summary>Leaves the vector out (Vector is null): for Export-Csv, ConvertTo-Json and tables that need only the facts.</summary>
     [Parameter]
     public SwitchParameter NoVector { get; set; }
 
@@ -104,7 +104,7 @@ public sealed class GetHouseVectorCommand : HouseCollectionCmdletBase
     {
         if (NoVector)
         {
-            record.Vector = [];
+            record.Vector = null!;
         }
         return record;
     }
