@@ -313,10 +313,17 @@ Describe 'Every store cmdlet on <Label>' -ForEach @(
         $out[3] | Should -Be '16'
     }
 
-    It 'a missing collection is one clear terminating error' {
-        { Find-SimilarHouse (Join-Path $originals '241_frontal.jpg') @store -Collection "${name}_nothing" -ErrorAction Stop } |
-            Should -Throw "*Collection '${name}_nothing' does not exist*Add-HouseVector*"
-        { Get-HouseVector @store -Collection "${name}_nothing" -ErrorAction Stop } | Should -Throw "*does not exist*"
+    It 'a missing collection is one non-terminating CollectionNotFound error, the same in every cmdlet' {
+        $photos = (Join-Path $originals '241_frontal.jpg'), (Join-Path $originals '242_frontal.jpg')
+        foreach ($command in { Find-SimilarHouse $photos @store -Collection "${name}_nothing" },
+            { Get-HouseVector @store -Collection "${name}_nothing" }, { Get-HouseCollection "${name}_nothing" @store },
+            { Remove-HouseVector $photos @store -Collection "${name}_nothing" -Confirm:$false }) {
+            $errs = @(& { $ErrorActionPreference = 'Continue'; & $command } 2>&1 | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] })
+            $errs.Count | Should -Be 1 -Because "$command"
+            $errs[0].FullyQualifiedErrorId | Should -BeLike 'CollectionNotFound,*'
+            $errs[0].Exception.Message | Should -BeLike "*Collection '${name}_nothing' does not exist in $Backend *Add-HouseVector*"
+        }
+        { Find-SimilarHouse $photos[0] @store -Collection "${name}_nothing" -ErrorAction Stop } | Should -Throw "*does not exist*"
     }
 
     It 'refuses a collection name like "x; DROP TABLE y" before it opens the store' {

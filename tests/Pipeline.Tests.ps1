@@ -191,7 +191,7 @@ Describe 'Views and objects' {
         ([regex]::Matches($text, '(?m)^Query\s+Rank\s+Distance\s+Metric\s+Similarity\s+IsDuplicate\s+Probability\s+Path')).Count | Should -Be 1
         $text | Should -Not -Match 'Query:'
         # The query column keeps the end of the file name, where edited copies differ.
-        $text | Should -Match 'ontal\.watermark\.jpg\s+1\s'
+        $text | Should -Match 'tal\.watermark\.jpg\s+1\s'
     }
 
     It 'at 120 columns no collection name or model id is cut, and records show Collection and AddedUtc' {
