@@ -131,6 +131,10 @@ Describe 'Every store cmdlet on <Label>' -ForEach @(
         $collection.Count | Should -Be 18
         $collection.Backend | Should -Be $Backend
         $collection.ModelId | Should -Be $added[0].ModelId
+        # Its index and the metric that index answers, as the table shows them.
+        $collection.IndexType | Should -Be ($Backend -eq 'Local' ? 'Exact' : ($Live ? 'ScaNN' : 'Hnsw'))
+        $collection.Metric | Should -Be ($Backend -eq 'Local' ? 'L2, L1' : 'L2')
+        Get-HouseCollection $name @store | Out-String -Width 120 | Should -Match "$name\s+$Backend\s+18\s+$($collection.IndexType)\s+$($collection.Metric)\s"
         if ($Backend -eq 'Local') {
             $collection.Location | Should -Be (Join-Path $env:XDG_DATA_HOME 'HouseSimilarity' 'houses.db')
         }
@@ -476,7 +480,7 @@ Describe 'Choosing the store: parameters, then Connect-HouseStore, then HOUSESIM
         { Get-HouseVector -ConnectionString $nowhere -ErrorAction Stop } | Should -Throw '*127.0.0.1:1*'
         (Get-HouseCollection $localOnly -Backend Local).Backend | Should -Be 'Local'
         (Get-HouseCollection $localOnly -StorePath (Join-Path $env:XDG_DATA_HOME 'HouseSimilarity' 'houses.db')).Backend | Should -Be 'Local'
-        { Get-HouseVector -Collection "${sel}_other" -ErrorAction Stop } | Should -Throw "*'${sel}_other' does not exist in postgresql://*"
+        { Get-HouseVector -Collection "${sel}_other" -ErrorAction Stop } | Should -Throw "*'${sel}_other' does not exist in PgVector postgresql://*"
         # Back to the variables.
         Disconnect-HouseStore
         { Get-HouseVector -Collection $sel -ErrorAction Stop } | Should -Throw '*127.0.0.1:1*'
