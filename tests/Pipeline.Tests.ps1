@@ -238,6 +238,17 @@ Describe 'Views and objects' {
         $l1[0] | ConvertTo-Json -Depth 1 -WarningAction SilentlyContinue | Should -Match '"Metric": "L1"'
     }
 
+    It 'ConvertTo-Json and Export-Csv write kinds, metrics and index types as their names, not numbers' {
+        $group = Find-HouseDuplicate -Collection demo | Select-Object -First 1
+        $group | ConvertTo-Json -Depth 1 -WarningAction SilentlyContinue | Should -Match '"Kind": "Exact"'
+        Get-HouseCollection demo | ConvertTo-Json -Depth 1 -WarningAction SilentlyContinue | Should -Match '"IndexType": "Exact",\s+"Metric": "L2, L1"'
+        Connect-HouseStore -Backend Local -Collection demo
+        try { Get-HouseStore | ConvertTo-Json | Should -Match '"Source": "session \(Connect-HouseStore\)"' } finally { Disconnect-HouseStore }
+        $csv = Join-Path $TestDrive 'matches.csv'
+        Find-SimilarHouse $photo -Top 2 -Collection demo -Metric L1 | Export-Csv $csv
+        (Import-Csv $csv).Metric | Should -Be 'L1', 'L1'
+    }
+
     It 'Get-HouseVector -NoVector leaves the vector out of CSV and JSON' {
         $csv = Join-Path $TestDrive 'records.csv'
         Get-HouseVector -Collection demo -NoVector | Export-Csv $csv

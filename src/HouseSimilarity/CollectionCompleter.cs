@@ -28,7 +28,7 @@ public sealed class CollectionCompleter : IArgumentCompleter
             var pattern = WildcardPattern.Get(wordToComplete + "*", WildcardOptions.IgnoreCase);
             return store.ListCollectionsAsync().GetAwaiter().GetResult()
                 .Where(c => pattern.IsMatch(c.Name))
-                .Select(c => new CompletionResult(c.Name, c.Name, CompletionResultType.ParameterValue, $"{Text.Count(c.Count, "photo")}, {c.ModelId}"))
+                .Select(c => new CompletionResult(c.Name, c.Name, CompletionResultType.ParameterValue, $"{Plural.Of(c.Count, "photo")}, {c.ModelId}"))
                 .ToList();
         }
         catch (Exception)

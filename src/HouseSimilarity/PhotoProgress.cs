@@ -16,6 +16,10 @@ internal sealed class PhotoProgress(Cmdlet cmdlet, string activity, int activity
     /// <summary>How many photos there are, when known before they are read.</summary>
     public long? Total { get; set; }
 
+    /// <summary>"3 of 18 photos embedded" when the total is known, else "3 photos embedded".</summary>
+    public string Counted(long done, string verb) =>
+        Total is { } total ? $"{done:N0} of {Plural.Of(total, "photo")} {verb}" : $"{Plural.Of(done, "photo")} {verb}";
+
     public void Report(long done, string status, string? current = null, bool force = false)
     {
         long tick = _clock.ElapsedMilliseconds / 250;

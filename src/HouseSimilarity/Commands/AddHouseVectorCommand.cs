@@ -158,11 +158,11 @@ public sealed class AddHouseVectorCommand : HouseCollectionCmdletBase
                 ErrorCategory.WriteError, Store.Location));
         }
         long stored = _ingestor.Stored, notStored = _ingestor.NotStored;
-        WriteVerbose($"Stored {Text.Count(stored, "photo")} in collection '{Collection}' ({Store.Location}); {_failed} could not be " +
+        WriteVerbose($"Stored {Plural.Of(stored, "photo")} in collection '{Collection}' ({Store.Location}); {_failed} could not be " +
                      $"read or refused, {notStored} not stored.");
         if (notStored > 0)
         {
-            WriteWarning($"{Text.Count(notStored, "photo")} {(notStored == 1 ? "was" : "were")} not stored in collection '{Collection}' " +
+            WriteWarning($"{Plural.Of(notStored, "photo")} {(notStored == 1 ? "was" : "were")} not stored in collection '{Collection}' " +
                          "(see the errors). Run the same command again to add them: photos already stored are updated, never duplicated.");
         }
     }
@@ -217,9 +217,9 @@ public sealed class AddHouseVectorCommand : HouseCollectionCmdletBase
         {
             int pending = _ingestor.Pending;
             Report(Ingest(_ingestor.FlushAsync));
-            WriteWarning($"Stopped at '{record.TargetObject}' (-ErrorAction Stop): {Text.Count(_ingestor.Stored, "photo")} " +
+            WriteWarning($"Stopped at '{record.TargetObject}' (-ErrorAction Stop): {Plural.Of(_ingestor.Stored, "photo")} " +
                          $"stored in collection '{Collection}' ({pending} of them just before the stop), " +
-                         $"{Text.Count(_ingestor.NotStored, "photo")} not stored; '{record.TargetObject}' and the photos after it were not added.");
+                         $"{Plural.Of(_ingestor.NotStored, "photo")} not stored; '{record.TargetObject}' and the photos after it were not added.");
         }
         WriteError(record);
     }

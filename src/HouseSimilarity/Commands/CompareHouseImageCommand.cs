@@ -41,7 +41,7 @@ public sealed class CompareHouseImageCommand : HouseCmdletBase
         }
         foreach (var (path, given) in photos)
         {
-            _progress!.Report(_compared + _failed, $"{_compared + _failed:N0}{(_progress.Total is { } t ? $" of {t:N0}" : "")} photos compared", path,
+            _progress!.Report(_compared + _failed, _progress.Counted(_compared + _failed, "compared"), path,
                 force: _compared + _failed == 0);
             HouseEmbedding? difference = given ?? Embed(path);
             if (difference is not null)
@@ -56,7 +56,7 @@ public sealed class CompareHouseImageCommand : HouseCmdletBase
         _progress?.Complete();
         if (_reference is not null)
         {
-            WriteVerbose($"Compared {Text.Count(_compared, "photo")} with '{_reference.Path}': {Text.Count(_duplicates, "duplicate")}; " +
+            WriteVerbose($"Compared {Plural.Of(_compared, "photo")} with '{_reference.Path}': {Plural.Of(_duplicates, "duplicate")}; " +
                          $"{_failed} could not be read.");
         }
     }

@@ -66,7 +66,7 @@ public sealed class FindSimilarHouseCommand : HouseCollectionCmdletBase
         }
         _search = new SimilaritySearch(Store, collection, collection.Store!, threshold, Calibration is { } c ? c.Probability : null);
         _progress = new PhotoProgress(this, $"Searching collection '{collection.Name}'");
-        WriteVerbose($"Searching {Text.Count(collection.Count, "photo")} of collection '{collection.Name}' by {Metric} distance" +
+        WriteVerbose($"Searching {Plural.Of(collection.Count, "photo")} of collection '{collection.Name}' by {Metric} distance" +
                      $"{(Metric == DistanceMetric.L2 ? "" : " (IsDuplicate, Similarity and L2Distance still follow the L2 distance)")}; " +
                      $"duplicates at L2 <= {threshold:0.###}.");
     }
@@ -107,7 +107,7 @@ public sealed class FindSimilarHouseCommand : HouseCollectionCmdletBase
                 }
                 foreach (string file in files)
                 {
-                    _progress!.Report(_queried, $"{_queried:N0}{(_progress.Total is { } t ? $" of {t:N0}" : "")} photos embedded",
+                    _progress!.Report(_queried, _progress.Counted(_queried, "embedded"),
                         file, force: _queried == 0);
                     try
                     {

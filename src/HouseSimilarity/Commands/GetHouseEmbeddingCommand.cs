@@ -26,7 +26,7 @@ public sealed class GetHouseEmbeddingCommand : HouseCmdletBase
         _queue = new OrderedParallelQueue<string, HouseEmbedding>((path, _) => embedder.Embed(path),
             Environment.ProcessorCount, Cancellation);
         _progress = new PhotoProgress(this, "Embedding photos");
-        WriteVerbose($"Model {embedder.Model.Id} ({embedder.Model.Dimension}-d vectors), {Text.Count(_queue.Parallelism, "worker")}.");
+        WriteVerbose($"Model {embedder.Model.Id} ({embedder.Model.Dimension}-d vectors), {Plural.Of(_queue.Parallelism, "worker")}.");
     }
 
     protected override void ProcessRecord()
@@ -48,7 +48,7 @@ public sealed class GetHouseEmbeddingCommand : HouseCmdletBase
     {
         Emit(_queue!.TakeAll());
         _progress!.Complete();
-        WriteVerbose($"Embedded {Text.Count(_embedded, "photo")} in {_clock.Elapsed.TotalSeconds:F1} s; {_failed} could not be read.");
+        WriteVerbose($"Embedded {Plural.Of(_embedded, "photo")} in {_clock.Elapsed.TotalSeconds:F1} s; {_failed} could not be read.");
     }
 
     private void Emit(IEnumerable<OrderedParallelQueue<string, HouseEmbedding>.Result> results)
@@ -66,7 +66,7 @@ public sealed class GetHouseEmbeddingCommand : HouseCmdletBase
                 WriteObject(result.Value);
             }
             long done = _embedded + _failed;
-            _progress!.Report(done, $"{done:N0}{(_progress.Total is { } t ? $" of {t:N0}" : "")} photos embedded", result.Item,
+            _progress!.Report(done, _progress.Counted(done, "embedded"), result.Item,
                 force: done == 1 || done == _progress.Total);
         }
     }

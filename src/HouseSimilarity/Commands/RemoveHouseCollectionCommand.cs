@@ -54,7 +54,7 @@ public sealed class RemoveHouseCollectionCommand : HouseStoreCmdletBase
             }
             foreach (var collection in matched)
             {
-                if (ShouldProcess($"collection '{collection.Name}' ({Text.Count(collection.Count, "photo")}) in {collection.Backend} {collection.Location}",
+                if (ShouldProcess($"collection '{collection.Name}' ({Plural.Of(collection.Count, "photo")}) in {collection.Backend} {collection.Location}",
                         "Remove house collection"))
                 {
                     using var store = OpenStore(collection.Name, where.Target);
