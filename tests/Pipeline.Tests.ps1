@@ -31,6 +31,10 @@ Describe 'Pipelines bind the way users type them' {
         $matches.Count | Should -Be 2
         $matches.Query | Should -Be $ids.Id
         $matches | ForEach-Object { $_.Id | Should -Not -Be $_.Query }
+        # A piped match is searched around where it came from: collection demo, not the default one (which does not exist).
+        $next = Find-SimilarHouse $photo -Collection demo -Top 1 | Find-SimilarHouse -Top 2 -ErrorAction Stop
+        $next.Query | Select-Object -Unique | Should -Be (Find-SimilarHouse $photo -Collection demo -Top 1).Id
+        $next.Collection | Select-Object -Unique | Should -Be 'demo'
     }
 
     It 'a piped collection lists its own records (Get-HouseCollection demo | Get-HouseVector)' {
@@ -315,7 +319,7 @@ Find-SimilarHouse (Get-ChildItem out/samples/edits -File).FullName -Collection p
 Compare-HouseImage out/samples/originals/241_frontal.jpg (Get-ChildItem out/samples/edits -File).FullName | Out-Null
 '@
         $known.Errors | Should -BeNullOrEmpty
-        foreach ($activity in "Adding photos to collection 'progress'", 'Embedding photos', "Searching collection 'progress'", "Comparing photos with '241_frontal.jpg'") {
+        foreach ($activity in "Adding photos to collection 'progress'", 'Embedding photos', "Searching for similar photos", "Comparing photos with '241_frontal.jpg'") {
             $records = $known.Progress | Where-Object Activity -eq $activity | Where-Object RecordType -eq 'Processing'
             $records | Should -Not -BeNullOrEmpty -Because $activity
             ($records | Where-Object PercentComplete -gt 0) | Should -Not -BeNullOrEmpty -Because $activity
