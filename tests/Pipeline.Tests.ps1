@@ -53,6 +53,10 @@ Describe 'Pipelines bind the way users type them' {
         $again.Count | Should -Be 3
         $original = Get-HouseVector -Collection demo -Id $again[0].Id
         [Math]::Abs($again[0].Vector[5] - $original.Vector[5]) | Should -BeLessThan 1e-6
+        # CliXml as well (Export-Clixml in one session, Import-Clixml in another).
+        $xml = Join-Path $TestDrive 'records.xml'
+        Get-HouseVector -Collection demo | Select-Object -First 2 | Export-Clixml $xml
+        (Import-Clixml $xml | Add-HouseVector -Collection fromxml -PassThru -ErrorAction Stop).Count | Should -Be 2
     }
 
     It '-Collection a, b is a clear parameter error in every command that takes one collection' {
