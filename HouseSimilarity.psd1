@@ -1,5 +1,6 @@
 @{
     RootModule             = 'HouseSimilarity.psm1'
+    HelpInfoUri            = 'https://github.com/housesimilarity/HouseSimilarity/tree/main/docs'
     ModuleVersion          = '0.1.0'
     GUID                   = '6f1c7a52-3d0e-4a57-9a43-58b1d2f0c7e4'
     Author                 = 'HouseSimilarity'
@@ -27,13 +28,16 @@
         'Remove-HouseCollection'
         'Connect-HouseStore'
         'Disconnect-HouseStore'
+        'Get-HouseStore'
     )
     VariablesToExport      = @()
     AliasesToExport        = @()
     PrivateData            = @{
         PSData = @{
-            Tags       = @('image', 'duplicate', 'similarity', 'onnx', 'vector-search', 'real-estate')
-            LicenseUri = 'https://opensource.org/licenses/MIT'
+            Tags         = @('image', 'duplicate', 'similarity', 'onnx', 'vector-search', 'real-estate')
+            LicenseUri   = 'https://opensource.org/licenses/MIT'
+            ProjectUri   = 'https://github.com/housesimilarity/HouseSimilarity'
+            ReleaseNotes = 'https://github.com/housesimilarity/HouseSimilarity/blob/main/README.md#release-notes'
         }
     }
 }

@@ -64,6 +64,50 @@ Describe 'Get-Help <Name> -Full' -ForEach $cmdlets {
     }
 }
 
+Describe 'Get-Help -Online and the manifest' -ForEach $cmdlets {
+    It '<Name> has an online version: the first related link, which Get-Help -Online opens' {
+        $link = @((Get-Help $Name).relatedLinks.navigationLink | Where-Object { $_.uri })[0]
+        $link.linkText | Should -Be 'Online Version'
+        $link.uri | Should -Be "https://github.com/housesimilarity/HouseSimilarity/blob/main/docs/$Name.md"
+    }
+}
+
+Describe 'The module manifest' {
+    It 'names the project, its help and its release notes' {
+        $module = Get-Module HouseSimilarity
+        $module.ProjectUri | Should -Be 'https://github.com/housesimilarity/HouseSimilarity'
+        $module.HelpInfoUri | Should -BeLike 'https://github.com/housesimilarity/HouseSimilarity/*'
+        $module.ReleaseNotes | Should -Not -BeNullOrEmpty
+    }
+}
+
+# The first example of every cmdlet runs as written, from the repository root, on the photos the build writes to
+# out/samples: taken from the built help (what Get-Help shows), run on a store of its own.
+Describe 'Example 1 of <Name> runs as written' -ForEach $cmdlets {
+    BeforeAll {
+        Set-TestDataHome "housesim-examples-$Name"
+        $samplesBefore = (Get-ChildItem $samples -Recurse -File).FullName
+    }
+
+    AfterAll {
+        Disconnect-HouseStore
+        Remove-Item $env:XDG_DATA_HOME -Recurse -Force -ErrorAction SilentlyContinue
+        Remove-Item (Join-Path $root 'out' 'duplicates.html'), (Join-Path $root 'out' 'samples.csv'), (Join-Path $root 'out' 'dupes.html') -ErrorAction SilentlyContinue
+    }
+
+    It 'without an error, and deletes no sample photo' {
+        $code = @((Get-Help $Name).examples.example)[0].code
+        $code | Should -Match 'out/samples|Get-HouseStore|Connect-HouseStore'
+        Push-Location $root
+        try {
+            $output = & { $ErrorActionPreference = 'Stop'; . ([scriptblock]::Create($code)) } 2>&1 3>&1 | Out-String -Width 120
+        }
+        finally { Pop-Location }
+        $output | Should -Not -Match 'Exception|error' -Because $output
+        (Get-ChildItem $samples -Recurse -File).FullName | Should -Be $samplesBefore
+    }
+}
+
 Describe 'Get-Help about_HouseSimilarity' {
     It 'finds the conceptual topic: backends, distances, thresholds, probability and the dedupe workflow' {
         $topic = Get-Help about_HouseSimilarity | Out-String

@@ -16,7 +16,7 @@ Describe 'The module' {
         $commands.Name | Sort-Object | Should -Be @(
             'Add-HouseDuplicateExclusion', 'Add-HouseVector', 'Compare-HouseImage', 'Connect-HouseStore', 'Disconnect-HouseStore',
             'Export-HouseDuplicateReport', 'Find-HouseDuplicate', 'Find-SimilarHouse', 'Get-HouseCollection',
-            'Get-HouseDuplicateExclusion', 'Get-HouseEmbedding', 'Get-HouseVector', 'Remove-HouseCollection', 'Remove-HouseDuplicate',
+            'Get-HouseDuplicateExclusion', 'Get-HouseEmbedding', 'Get-HouseStore', 'Get-HouseVector', 'Remove-HouseCollection', 'Remove-HouseDuplicate',
             'Remove-HouseDuplicateExclusion', 'Remove-HouseVector')
         $approved = (Get-Verb).Verb
         foreach ($command in $commands) {
@@ -104,7 +104,7 @@ Describe 'The embedded default store' {
 
     It 'shows matches as a readable table' {
         $text = Find-SimilarHouse (Join-Path $edits '241_frontal.mirror.jpg') -Top 2 | Out-String -Width 300
-        $text | Should -Match 'Rank\s+Distance\s+Similarity\s+IsDuplicate\s+Probability\s+Path'
+        $text | Should -Match 'Query\s+Rank\s+Distance\s+Metric\s+Similarity\s+IsDuplicate\s+Probability\s+Path'
         $text | Should -Match '241_frontal\.jpg'
     }
 

@@ -131,6 +131,10 @@ Describe 'Every store cmdlet on <Label>' -ForEach @(
         $collection.Count | Should -Be 18
         $collection.Backend | Should -Be $Backend
         $collection.ModelId | Should -Be $added[0].ModelId
+        # Its index and the metric that index answers, as the table shows them.
+        $collection.IndexType | Should -Be ($Backend -eq 'Local' ? 'Exact' : ($Live ? 'ScaNN' : 'Hnsw'))
+        $collection.Metric | Should -Be ($Backend -eq 'Local' ? 'L2, L1' : 'L2')
+        Get-HouseCollection $name @store | Out-String -Width 120 | Should -Match "$name\s+$Backend\s+18\s+$($collection.IndexType)\s+$($collection.Metric)\s"
         if ($Backend -eq 'Local') {
             $collection.Location | Should -Be (Join-Path $env:XDG_DATA_HOME 'HouseSimilarity' 'houses.db')
         }
@@ -313,10 +317,17 @@ Describe 'Every store cmdlet on <Label>' -ForEach @(
         $out[3] | Should -Be '16'
     }
 
-    It 'a missing collection is one clear terminating error' {
-        { Find-SimilarHouse (Join-Path $originals '241_frontal.jpg') @store -Collection "${name}_nothing" -ErrorAction Stop } |
-            Should -Throw "*Collection '${name}_nothing' does not exist*Add-HouseVector*"
-        { Get-HouseVector @store -Collection "${name}_nothing" -ErrorAction Stop } | Should -Throw "*does not exist*"
+    It 'a missing collection is one non-terminating CollectionNotFound error, the same in every cmdlet' {
+        $photos = (Join-Path $originals '241_frontal.jpg'), (Join-Path $originals '242_frontal.jpg')
+        foreach ($command in { Find-SimilarHouse $photos @store -Collection "${name}_nothing" },
+            { Get-HouseVector @store -Collection "${name}_nothing" }, { Get-HouseCollection "${name}_nothing" @store },
+            { Remove-HouseVector $photos @store -Collection "${name}_nothing" -Confirm:$false }) {
+            $errs = @(& { $ErrorActionPreference = 'Continue'; & $command } 2>&1 | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] })
+            $errs.Count | Should -Be 1 -Because "$command"
+            $errs[0].FullyQualifiedErrorId | Should -BeLike 'CollectionNotFound,*'
+            $errs[0].Exception.Message | Should -BeLike "*Collection '${name}_nothing' does not exist in $Backend *Add-HouseVector*"
+        }
+        { Find-SimilarHouse $photos[0] @store -Collection "${name}_nothing" -ErrorAction Stop } | Should -Throw "*does not exist*"
     }
 
     It 'refuses a collection name like "x; DROP TABLE y" before it opens the store' {
@@ -469,7 +480,7 @@ Describe 'Choosing the store: parameters, then Connect-HouseStore, then HOUSESIM
         { Get-HouseVector -ConnectionString $nowhere -ErrorAction Stop } | Should -Throw '*127.0.0.1:1*'
         (Get-HouseCollection $localOnly -Backend Local).Backend | Should -Be 'Local'
         (Get-HouseCollection $localOnly -StorePath (Join-Path $env:XDG_DATA_HOME 'HouseSimilarity' 'houses.db')).Backend | Should -Be 'Local'
-        { Get-HouseVector -Collection "${sel}_other" -ErrorAction Stop } | Should -Throw "*'${sel}_other' does not exist in postgresql://*"
+        { Get-HouseVector -Collection "${sel}_other" -ErrorAction Stop } | Should -Throw "*'${sel}_other' does not exist in PgVector postgresql://*"
         # Back to the variables.
         Disconnect-HouseStore
         { Get-HouseVector -Collection $sel -ErrorAction Stop } | Should -Throw '*127.0.0.1:1*'

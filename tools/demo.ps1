@@ -10,8 +10,11 @@ $ErrorActionPreference = 'Stop'
 Import-Module (Join-Path $Module 'HouseSimilarity.psd1')
 $photos = (Join-Path $Samples 'originals'), (Join-Path $Samples 'edits')
 
-# The demo collection is rebuilt on each run, so a rebuilt module with a new model starts afresh.
-Get-HouseCollection demo -ErrorAction Ignore | Remove-HouseCollection -Confirm:$false
+# The demo collection is rebuilt on each run, so a rebuilt module with a new model starts afresh. A fresh clone has
+# no store yet (reading commands never create one): then there is nothing to remove.
+if (Test-Path -LiteralPath (Get-HouseStore).Location) {
+    Get-HouseCollection demo -ErrorAction Ignore | Remove-HouseCollection -Confirm:$false
+}
 
 Write-Host "`n== Get-ChildItem <samples> | Add-HouseVector -Collection demo" -ForegroundColor Cyan
 $added = Get-ChildItem $photos -File | Add-HouseVector -Collection demo -PassThru

@@ -66,7 +66,8 @@ public sealed record HouseDuplicatePair(string A, string B, double Distance, boo
 public sealed class HouseDuplicateGroup
 {
     public int Group { get; init; }
-    public DuplicateKind Kind { get; init; }
+    /// <summary>"Exact" (every member has the same bytes) or "Near": text, so that ConvertTo-Json and Export-Csv write it as shown.</summary>
+    public string Kind { get; init; } = nameof(DuplicateKind.Near);
     public int Count => Members.Count;
     public HouseDuplicateMember Keeper { get; init; } = null!;
     /// <summary>Which keeper rule decided, and how.</summary>

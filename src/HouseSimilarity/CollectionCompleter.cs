@@ -24,11 +24,11 @@ public sealed class CollectionCompleter : IArgumentCompleter
             };
             var target = HouseStoreFactory.Resolve(given, HouseStoreSession.Current);
             // A server that does not answer must not hang the prompt for long.
-            using var store = target.Open(CollectionName.Default, new StoreOpenOptions { ConnectTimeoutSeconds = 3 });
+            using var store = target.Open(CollectionName.Default, new StoreOpenOptions { ConnectTimeoutSeconds = 3, CreateIfMissing = false });
             var pattern = WildcardPattern.Get(wordToComplete + "*", WildcardOptions.IgnoreCase);
             return store.ListCollectionsAsync().GetAwaiter().GetResult()
                 .Where(c => pattern.IsMatch(c.Name))
-                .Select(c => new CompletionResult(c.Name, c.Name, CompletionResultType.ParameterValue, $"{c.Count} photos, {c.ModelId}"))
+                .Select(c => new CompletionResult(c.Name, c.Name, CompletionResultType.ParameterValue, $"{Plural.Of(c.Count, "photo")}, {c.ModelId}"))
                 .ToList();
         }
         catch (Exception)

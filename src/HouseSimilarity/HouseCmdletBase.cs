@@ -92,16 +92,17 @@ public abstract class HouseCmdletBase : PSCmdlet, IDisposable
             StoreFailure.Busy => ("StoreBusy", ErrorCategory.ResourceBusy),
             StoreFailure.ReadOnly => ("StoreReadOnly", ErrorCategory.PermissionDenied),
             StoreFailure.Corrupt => ("StoreCorrupt", ErrorCategory.InvalidData),
+            StoreFailure.NotFound => ("StoreNotFound", ErrorCategory.ObjectNotFound),
             _ => ("StoreFailed", fallback),
         };
         return new ErrorRecord(error, id, category, target ?? error.Location);
     }
 
     /// <summary>
-    /// Resolves -Path (wildcards) or -LiteralPath to file system paths, reporting each bad one. Folders named by -Path
-    /// are skipped unless <paramref name="folders"/> asks for them.
+    /// Resolves -Path (wildcards) or -LiteralPath to file system paths, reporting each bad one. A folder gets the same
+    /// answer whichever parameter named it (piped from Get-ChildItem, -Path or -LiteralPath): <paramref name="folders"/>.
     /// </summary>
-    protected IEnumerable<string> ResolveFiles(string[]? paths, bool literal, bool folders = false)
+    protected IEnumerable<string> ResolveFiles(string[]? paths, bool literal, FolderPolicy folders = FolderPolicy.Refuse)
     {
         foreach (string path in paths ?? [])
         {
@@ -136,9 +137,16 @@ public abstract class HouseCmdletBase : PSCmdlet, IDisposable
             }
             foreach (string file in resolved)
             {
-                if (Directory.Exists(file) && !literal && !folders)
+                if (folders != FolderPolicy.Include && Directory.Exists(file))
                 {
-                    WriteVerbose($"Skipping directory '{file}'.");
+                    if (folders == FolderPolicy.Refuse)
+                    {
+                        WriteError(FolderErrorRecord(file));
+                    }
+                    else
+                    {
+                        WriteVerbose($"Skipping folder '{file}': it holds no record.");
+                    }
                     continue;
                 }
                 yield return file;
@@ -146,8 +154,41 @@ public abstract class HouseCmdletBase : PSCmdlet, IDisposable
         }
     }
 
+    /// <summary>A folder where one photo was expected: one clear error, the same for every parameter that named it.</summary>
+    protected static ErrorRecord FolderErrorRecord(string folder) => new(new ArgumentException(
+            $"'{folder}' is a folder, not a photo: give its photos (Get-ChildItem -LiteralPath '{folder}' -File), or add the " +
+            "whole folder with Add-HouseVector."),
+        "PathIsFolder", ErrorCategory.InvalidArgument, folder);
+
+    /// <summary>The photos of a folder, streamed (never listed whole), in subfolders too with <paramref name="recurse"/>.</summary>
+    protected static IEnumerable<string> PhotosIn(string folder, bool recurse) =>
+        Directory.EnumerateFiles(folder, "*", new EnumerationOptions
+            {
+                RecurseSubdirectories = recurse, IgnoreInaccessible = true, AttributesToSkip = FileAttributes.Hidden | FileAttributes.System,
+            })
+            .Where(f => Imaging.HouseImageLoader.Extensions.Contains(System.IO.Path.GetExtension(f), StringComparer.OrdinalIgnoreCase));
+
+    /// <summary>A piped embedding without a vector (a record read with -NoVector) is an error naming it, not a crash.</summary>
+    protected bool HasVector(HouseEmbedding embedding)
+    {
+        if (embedding.Vector is { Length: > 0 })
+        {
+            return true;
+        }
+        WriteError(new ErrorRecord(new ArgumentException(
+                $"'{embedding.Path}' carries no vector (Get-HouseVector -NoVector leaves it out): pipe its Id (Select-Object Id), or read it without -NoVector."),
+            "NoVector", ErrorCategory.InvalidArgument, embedding.Path));
+        return false;
+    }
+
+    /// <summary>Whether the inputs are all on the command line (none piped), so that their number is known before they are read.</summary>
+    protected bool InputCountKnown => !MyInvocation.ExpectingInput;
+
     /// <summary>A non-terminating error for one photo that could not be embedded.</summary>
-    protected void WriteImageError(Exception error, string path)
+    protected void WriteImageError(Exception error, string path) => WriteError(ImageErrorRecord(error, path));
+
+    /// <summary>The error record of a photo that could not be embedded: its id and category follow the cause.</summary>
+    protected static ErrorRecord ImageErrorRecord(Exception error, string path)
     {
         if (error is HouseImageException image)
         {
@@ -159,13 +200,10 @@ public abstract class HouseCmdletBase : PSCmdlet, IDisposable
                 ImageFailure.TooLarge => ("ImageTooLarge", ErrorCategory.LimitsExceeded),
                 _ => ("ImageCorrupt", ErrorCategory.InvalidData),
             };
-            WriteError(new ErrorRecord(image, id, category, path));
+            return new ErrorRecord(image, id, category, path);
         }
-        else
-        {
-            WriteError(new ErrorRecord(new InvalidOperationException($"Cannot embed '{path}': {error.Message}", error),
-                "EmbeddingFailed", ErrorCategory.NotSpecified, path));
-        }
+        return new ErrorRecord(new InvalidOperationException($"Cannot embed '{path}': {error.Message}", error),
+            "EmbeddingFailed", ErrorCategory.NotSpecified, path);
     }
 
     public void Dispose()
@@ -186,4 +224,15 @@ public abstract class HouseCmdletBase : PSCmdlet, IDisposable
     /// <summary>Stops the whole command: nothing else can continue.</summary>
     protected void Terminate(Exception error, string errorId, ErrorCategory category, object? target = null) =>
         ThrowTerminatingError(new ErrorRecord(error, errorId, category, target));
+}
+
+/// <summary>What a cmdlet does with a folder where it expects photos.</summary>
+public enum FolderPolicy
+{
+    /// <summary>One PathIsFolder error: a folder is not a photo.</summary>
+    Refuse,
+    /// <summary>Returned like a file: the cmdlet reads the folder's photos.</summary>
+    Include,
+    /// <summary>Left out with a verbose message: folders hold no stored record.</summary>
+    Skip,
 }

@@ -53,6 +53,9 @@ public abstract class HouseStoreCmdletBase : HouseCmdletBase
     /// <summary>The metric the index of a collection this command creates is built for.</summary>
     protected virtual DistanceMetric RequestedIndexMetric => DistanceMetric.L2;
 
+    /// <summary>Whether the command may create a store that does not exist yet (Add-HouseVector); read-only commands never do.</summary>
+    protected virtual bool CreatesStore => false;
+
     /// <summary>Whether the session default applies (Connect-HouseStore replaces it, so it does not read it).</summary>
     protected virtual bool UsesSessionDefault => true;
 
@@ -101,7 +104,7 @@ public abstract class HouseStoreCmdletBase : HouseCmdletBase
     /// connects: an unreachable server or a wrong password stops the command here, with one error that names the
     /// server but never the password.
     /// </summary>
-    protected IHouseStore OpenStore(string? collection = null, HouseStoreTarget? target = null)
+    protected IHouseStore OpenStore(string? collection = null, HouseStoreTarget? target = null, bool wholeStore = false)
     {
         target ??= Target;
         string name = collection ?? target.Collection;
@@ -109,7 +112,7 @@ public abstract class HouseStoreCmdletBase : HouseCmdletBase
         IHouseStore store;
         try
         {
-            store = target.Open(name, new StoreOpenOptions { IndexMetric = RequestedIndexMetric });
+            store = target.Open(name, new StoreOpenOptions { IndexMetric = RequestedIndexMetric, CreateIfMissing = CreatesStore });
         }
         catch (ArgumentException e)
         {
@@ -135,12 +138,14 @@ public abstract class HouseStoreCmdletBase : HouseCmdletBase
             store.Dispose();
             throw;
         }
-        WriteVerbose($"{store.Backend} store {store.Location} (backend from {target.BackendSource}), collection '{store.Collection}'.");
+        WriteVerbose(wholeStore
+            ? $"{store.Backend} store {store.Location} (backend from {target.BackendSource})."
+            : $"{store.Backend} store {store.Location} (backend from {target.BackendSource}), collection '{store.Collection}'.");
         return store;
     }
 
     /// <summary>A bad name is refused before any store is opened, so it never reaches a server.</summary>
-    private void ValidateCollectionName(string name)
+    protected void ValidateCollectionName(string name)
     {
         try
         {
@@ -167,18 +172,35 @@ public abstract class HouseStoreCmdletBase : HouseCmdletBase
 
     protected string Scrub(string text) => _target?.Scrub(text) ?? ScrubGiven(text);
 
-    /// <summary>The collection, or a terminating error when it does not exist.</summary>
-    protected HouseCollection RequireCollection(IHouseStore store)
+    private readonly HashSet<(string Backend, string Location, string Collection)> _missingReported = [];
+
+    /// <summary>
+    /// The collection of <paramref name="store"/>, or null when it does not exist. One rule for every cmdlet: a missing
+    /// collection is a non-terminating CollectionNotFound error (written once per collection), the command does nothing
+    /// in it and goes on with its other input; -ErrorAction Stop makes it terminating. A store that cannot be reached or
+    /// does not exist is terminating: nothing can go on without it.
+    /// </summary>
+    protected HouseCollection? FindCollection(IHouseStore store, HouseStoreReference? reference = null)
     {
         HouseCollection? collection = Wait(store.GetCollectionAsync);
         if (collection is null)
         {
-            Terminate(new ItemNotFoundException(
-                    $"Collection '{store.Collection}' does not exist in {store.Location}; add photos to it with Add-HouseVector."),
-                "CollectionNotFound", ErrorCategory.ObjectNotFound, store.Collection);
+            WriteCollectionNotFound(store.Collection, store.Backend, store.Location);
+            return null;
         }
-        collection!.Store = Target.Reference(collection.Name);
+        collection.Store = reference ?? Target.Reference(collection.Name);
         return collection;
+    }
+
+    /// <summary>The CollectionNotFound error, the same text and id in every cmdlet.</summary>
+    protected void WriteCollectionNotFound(string collection, string backend, string location)
+    {
+        if (_missingReported.Add((backend, location, collection)))
+        {
+            WriteError(new ErrorRecord(new ItemNotFoundException(
+                    $"Collection '{collection}' does not exist in {backend} {location}; add photos to it with Add-HouseVector."),
+                "CollectionNotFound", ErrorCategory.ObjectNotFound, collection));
+        }
     }
 
     /// <summary>
@@ -254,6 +276,7 @@ public abstract class HouseCollectionCmdletBase : HouseStoreCmdletBase
     /// versions live in different collections.</summary>
     [Parameter]
     [ArgumentCompleter(typeof(CollectionCompleter))]
+    [SingleCollectionName]
     [ValidateNotNullOrEmpty]
     public string Collection { get; set; } = CollectionName.Default;
 
@@ -275,7 +298,29 @@ public abstract class HouseCollectionCmdletBase : HouseStoreCmdletBase
 
     protected override object? StoreErrorTarget => _store?.Location;
 
-    protected HouseCollection RequireCollection() => RequireCollection(Store);
+    /// <summary>The command's collection, or null (after one CollectionNotFound error) when it does not exist.</summary>
+    protected HouseCollection? FindCollection() => FindCollection(Store);
+
+    private readonly Dictionary<IHouseStore, bool> _exists = [];
+
+    /// <summary>Whether the collection of <paramref name="store"/> exists, asked once per store (then one CollectionNotFound error).</summary>
+    protected bool CollectionExists(IHouseStore store)
+    {
+        if (!_exists.TryGetValue(store, out bool exists))
+        {
+            _exists[store] = exists = FindCollection(store, ReferenceTo(store)) is not null;
+        }
+        return exists;
+    }
+
+    /// <summary>
+    /// Ids of stored photos given as -Path: wildcards match existing files (folders hold no record), other paths are
+    /// taken as they are, since a stored photo may be gone from disk.
+    /// </summary>
+    protected IEnumerable<string> StoredPaths(IEnumerable<string> paths) =>
+        paths.SelectMany(p => WildcardPattern.ContainsWildcardCharacters(p)
+            ? ResolveFiles([p], literal: false, FolderPolicy.Skip)
+            : [SessionState.Path.GetUnresolvedProviderPathFromPSPath(p)]);
 
     /// <summary>Where this command's records go or come from: the resolved store and collection in use.</summary>
     protected HouseStoreReference Here => Target.Reference(Store.Collection);
@@ -288,6 +333,12 @@ public abstract class HouseCollectionCmdletBase : HouseStoreCmdletBase
     protected IHouseStore? StoreOf(object? pipedStore, object target) =>
         WhereOf(pipedStore, IsBound(nameof(Collection)) ? Collection : null, target) is { } where
             ? Open(where.Target, where.Collection ?? Store.Collection)
+            : null;
+
+    /// <summary>The store of a piped collection: where it came from, and that collection (not the command's own).</summary>
+    protected IHouseStore? StoreOf(HouseCollection piped) =>
+        WhereOf(piped.Store, IsBound(nameof(Collection)) ? Collection : null, piped.Name) is { } where
+            ? Open(where.Target, where.Collection ?? piped.Name)
             : null;
 
     /// <summary>The reference records read from <paramref name="store"/> carry: the store that opened it and its collection.</summary>

@@ -294,7 +294,7 @@ public abstract class HouseStoreContract : IAsyncLifetime
         Assert.True(steps.Count > 3);
         var groups = scan.Groups;
         Assert.Equal(4, groups.Count);
-        Assert.Equal(DuplicateKind.Exact, groups[0].Kind);
+        Assert.Equal(nameof(DuplicateKind.Exact), groups[0].Kind);
         Assert.Equal(new[] { records[^2].Id, records[^1].Id }.Order(), groups[0].Members.Select(m => m.Id).Order());
         Assert.Equal(new[] { 3, 6, 31 }, groups.Skip(1).Select(g => g.Count).Order());
         foreach (var group in groups.Skip(1))

@@ -268,7 +268,7 @@ public sealed class PgVectorStoreTests(PostgresFixture server, ITestOutputHelper
                     Assert.Equal(loc[i].Distance, pg[i].Distance, 1e-4);
                     Assert.Equal(loc[i].Similarity, pg[i].Similarity, 1e-4);
                     Assert.Equal(VectorMath.Similarity(pg[i].Distance), pg[i].Similarity, 1e-5);
-                    Assert.Equal(DistanceMetric.L2, pg[i].Metric);
+                    Assert.Equal(nameof(DistanceMetric.L2), pg[i].Metric);
                     Assert.Equal((loc[i].Path, loc[i].Sha256, loc[i].Width, loc[i].Height),
                         (pg[i].Path, pg[i].Sha256, pg[i].Width, pg[i].Height));
                 }
@@ -309,7 +309,7 @@ public sealed class PgVectorStoreTests(PostgresFixture server, ITestOutputHelper
                 Assert.Equal(loc.Select(m => m.Id), exact.Select(m => m.Id));
                 for (int i = 0; i < 10; i++)
                 {
-                    Assert.Equal(DistanceMetric.L1, exact[i].Metric);
+                    Assert.Equal(nameof(DistanceMetric.L1), exact[i].Metric);
                     Assert.Equal(expected[i].Distance, exact[i].Distance, 1e-3);
                     Assert.Equal(loc[i].Distance, exact[i].Distance, 1e-3);
                     // Similarity stays the L2-based one.

@@ -426,7 +426,7 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
             }
             groups.Add(new HouseDuplicateGroup
             {
-                Kind = exact ? DuplicateKind.Exact : DuplicateKind.Near, Keeper = memberObjects[0], KeeperReason = reason,
+                Kind = (exact ? DuplicateKind.Exact : DuplicateKind.Near).ToString(), Keeper = memberObjects[0], KeeperReason = reason,
                 Members = memberObjects, Pairs = pairs, MaxDistance = pairs.Count == 0 ? 0 : pairs.Max(p => p.Distance),
                 DuplicateProbability = weakest,
                 Threshold = options.Threshold, Collection = source.Collection, Store = source,
@@ -439,7 +439,7 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
             ExcludedPairs = _excludedExact + _excludedNear.Count,
         };
         // Exact groups first, then the tightest; numbered in that order.
-        return groups.OrderBy(g => g.Kind).ThenBy(g => g.MaxDistance).ThenBy(g => g.Keeper.Path, StringComparer.Ordinal)
+        return groups.OrderBy(g => g.Kind, StringComparer.Ordinal).ThenBy(g => g.MaxDistance).ThenBy(g => g.Keeper.Path, StringComparer.Ordinal)
             .Select((g, i) => new HouseDuplicateGroup
             {
                 Group = i + 1, Kind = g.Kind, Keeper = g.Keeper, KeeperReason = g.KeeperReason, Members = g.Members, Pairs = g.Pairs,

@@ -69,8 +69,8 @@ public sealed class SimilaritySearch(IHouseStore store, HouseCollection collecti
                 double l2 = VectorMath.L2(queries[q].Vector, record.Vector);
                 result[q].Add(new HouseMatch
                 {
-                    Rank = result[q].Count + 1, Id = record.Id, Path = record.Path, Distance = neighbour.Distance,
-                    Similarity = VectorMath.Similarity(l2), IsDuplicate = l2 <= Threshold, Metric = options.Metric,
+                    Rank = result[q].Count + 1, Id = record.Id, Path = record.Path, Distance = neighbour.Distance, L2Distance = l2,
+                    Similarity = VectorMath.Similarity(l2), IsDuplicate = l2 <= Threshold, Metric = options.Metric.ToString(),
                     DuplicateProbability = probability?.Invoke(Math.Min(l2, 2)) ?? double.NaN,
                     Sha256 = record.Sha256, Width = record.Width, Height = record.Height, Query = queries[q].Path,
                     Collection = collection.Name, Store = source,

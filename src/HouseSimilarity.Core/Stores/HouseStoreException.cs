@@ -22,6 +22,8 @@ public enum StoreFailure
     ReadOnly,
     /// <summary>The store's file or data is damaged.</summary>
     Corrupt,
+    /// <summary>The store does not exist (a store file never created), and the command does not create stores.</summary>
+    NotFound,
 }
 
 /// <summary>

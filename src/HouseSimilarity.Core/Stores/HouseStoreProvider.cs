@@ -70,6 +70,8 @@ public sealed class StoreOpenOptions
     public int? ConnectTimeoutSeconds { get; init; }
     /// <summary>The metric a new collection's index is built for.</summary>
     public DistanceMetric IndexMetric { get; init; } = DistanceMetric.L2;
+    /// <summary>False for commands that only read: a store that does not exist is then an error, never created.</summary>
+    public bool CreateIfMissing { get; init; } = true;
 }
 
 /// <summary>
@@ -184,7 +186,7 @@ public sealed class HouseStoreTarget
     public HouseStoreConnection Describe() => new()
     {
         Backend = Backend, Location = Location, Collection = Collection,
-        IndexType = Provider.IndexTypes.Count > 1 ? IndexType : null,
+        IndexType = Provider.IndexTypes.Count > 1 ? IndexType.ToString() : null, Source = BackendSource,
     };
 
     public override string ToString() => $"{Backend} store";
@@ -209,18 +211,4 @@ public sealed class HouseStoreReference(string backend, string location, string 
         string.Equals(Location, otherLocation, StringComparison.Ordinal);
 
     public override string ToString() => $"{Backend} {Location} (collection '{Collection}')";
-}
-
-/// <summary>A session's default store as Connect-HouseStore reports it: no password, no connection string.</summary>
-public sealed class HouseStoreConnection
-{
-    public string Backend { get; init; } = "";
-    /// <summary>The store file, or the server (postgresql://user@host:port/database, http://host:19530/db).</summary>
-    public string Location { get; init; } = "";
-    /// <summary>The default collection of the session.</summary>
-    public string Collection { get; init; } = CollectionName.Default;
-    /// <summary>The index new collections get; null where the backend has only one.</summary>
-    public VectorIndexType? IndexType { get; init; }
-
-    public override string ToString() => $"{Backend} {Location}";
 }

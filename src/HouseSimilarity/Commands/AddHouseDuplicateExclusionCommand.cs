@@ -48,7 +48,7 @@ public sealed class AddHouseDuplicateExclusionCommand : HouseCollectionCmdletBas
             switch (input.BaseObject)
             {
                 case HouseDuplicateGroup group:
-                    Remember(group.Store, group.Members, $"group {group.Group} ({group.Count} photos)");
+                    Remember(group.Store, group.Members, $"group {group.Group} ({Plural.Of(group.Count, "photo")})");
                     break;
                 case HouseDuplicateMember member:
                     _members.Add(member);
@@ -86,7 +86,7 @@ public sealed class AddHouseDuplicateExclusionCommand : HouseCollectionCmdletBas
         }
         foreach (var members in _members.GroupBy(m => m.Store))
         {
-            Remember(members.Key, members.ToList(), $"{members.Count()} photos");
+            Remember(members.Key, members.ToList(), $"{Plural.Of(members.Count(), "photo")}");
         }
     }
 

@@ -14,6 +14,7 @@ public sealed class ConnectHouseStoreCommand : HouseStoreCmdletBase
 {
     /// <summary>The default collection of the session.</summary>
     [Parameter]
+    [SingleCollectionName]
     [ValidateNotNullOrEmpty]
     public string? Collection { get; set; }
 
@@ -31,12 +32,15 @@ public sealed class ConnectHouseStoreCommand : HouseStoreCmdletBase
 
     protected override bool UsesSessionDefault => false;
 
+    /// <summary>A new store file is created here, as a server's database is there before connecting: the next Add-HouseVector fills it.</summary>
+    protected override bool CreatesStore => true;
+
     protected override void EndProcessing()
     {
         using var store = OpenStore();
         var target = Target;
         HouseStoreSession.Current = target.ToSettings();
-        var connection = target.Describe();
+        var connection = HouseStoreFactory.Resolve(new HouseStoreSettings(), HouseStoreSession.Current).Describe();
         WriteVerbose($"The {connection.Backend} store {connection.Location} (collection '{connection.Collection}') is now this session's default.");
         if (PassThru)
         {

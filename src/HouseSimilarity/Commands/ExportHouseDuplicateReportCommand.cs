@@ -44,7 +44,7 @@ public sealed class ExportHouseDuplicateReportCommand : HouseCmdletBase
     protected override void EndProcessing()
     {
         string file = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
-        if (!ShouldProcess(file, $"Write the duplicate report of {_groups.Count} groups"))
+        if (!ShouldProcess(file, $"Write the duplicate report of {Plural.Of(_groups.Count, "group")}"))
         {
             return;
         }
@@ -65,7 +65,7 @@ public sealed class ExportHouseDuplicateReportCommand : HouseCmdletBase
             Terminate(new IOException($"Cannot write the report '{file}': {e.Message}", e), "ReportNotWritten", ErrorCategory.WriteError, file);
         }
         WriteProgress(new ProgressRecord(1, "Writing the duplicate report", "Done") { RecordType = ProgressRecordType.Completed });
-        WriteVerbose($"Wrote {file}: {_groups.Count} groups, {new FileInfo(file).Length / 1024} KB.");
+        WriteVerbose($"Wrote {file}: {Plural.Of(_groups.Count, "group")}, {new FileInfo(file).Length / 1024} KB.");
         if (PassThru)
         {
             WriteObject(new FileInfo(file));

@@ -70,10 +70,10 @@ public sealed class FindHouseDuplicateCommand : HouseCollectionCmdletBase
                 _probes.AddRange(Embedding);
                 break;
             case "LiteralPath":
-                Post(ResolveFiles(LiteralPath, literal: true));
+                Post(ResolveFiles(LiteralPath, literal: true, FolderPolicy.Include).SelectMany(Photos));
                 break;
             case "Path":
-                Post(ResolveFiles(Path, literal: false, folders: true).SelectMany(Photos));
+                Post(ResolveFiles(Path, literal: false, FolderPolicy.Include).SelectMany(Photos));
                 break;
         }
     }
@@ -109,7 +109,7 @@ public sealed class FindHouseDuplicateCommand : HouseCollectionCmdletBase
                 _probes.Add(result.Value!);
             }
         }
-        WriteProgress(new ProgressRecord(1, "Finding duplicate photos", $"{_probes.Count} photos embedded"));
+        WriteProgress(new ProgressRecord(1, "Finding duplicate photos", $"{Plural.Of(_probes.Count, "photo")} embedded"));
     }
 
     protected override void EndProcessing()
@@ -123,7 +123,10 @@ public sealed class FindHouseDuplicateCommand : HouseCollectionCmdletBase
             ScanAlone(Options(_probes.Count));
             return;
         }
-        var collection = RequireCollection();
+        if (FindCollection() is not { } collection)
+        {
+            return;
+        }
         var options = Options(collection.Count + _probes.Count);
         var probes = ParameterSetName == "Collection" ? null : _probes;
         if (probes?.FirstOrDefault(p => p.ModelId != collection.ModelId) is { } foreign)
@@ -149,14 +152,14 @@ public sealed class FindHouseDuplicateCommand : HouseCollectionCmdletBase
         {
             // Unrelated pairs grow with the square of the collection: keep about one false pair per 1,000 photos.
             threshold = Math.Min(Embedder.Model.DuplicateThreshold, calibration.ThresholdFor(photos, Math.Max(1, photos / 1000.0)));
-            WriteVerbose($"Threshold {threshold:F3} for {photos} photos: about {calibration.ExpectedFalsePairs(threshold, photos):F1} " +
+            WriteVerbose($"Threshold {threshold:F3} for {Plural.Of(photos, "photo")}: about {calibration.ExpectedFalsePairs(threshold, photos):F1} " +
                          $"false pairs expected, {calibration.Recall(threshold):P1} of edited copies found (models/MODEL.md).");
         }
         else
         {
             threshold = Threshold;
             WriteVerbose($"Threshold {threshold:F3}: about {calibration.ExpectedFalsePairs(threshold, photos):F1} false pairs expected " +
-                         $"among {photos} photos.");
+                         $"among {Plural.Of(photos, "photo")}.");
         }
         if (MinProbability > 0 && calibration is not null)
         {
@@ -183,7 +186,7 @@ public sealed class FindHouseDuplicateCommand : HouseCollectionCmdletBase
                 Wait(ct => store.UpsertAsync(batch, ct));
             }
             var source = new HouseStoreReference(store.Backend, "(not stored)", "");
-            Scan(new DuplicateScan(store, source), options, photos.Count, null, $"Finding duplicates among {photos.Count} photos");
+            Scan(new DuplicateScan(store, source), options, photos.Count, null, $"Finding duplicates among {Plural.Of(photos.Count, "photo")}");
         }
         finally
         {
@@ -203,7 +206,7 @@ public sealed class FindHouseDuplicateCommand : HouseCollectionCmdletBase
             while (Wait(_ => steps.MoveNextAsync().AsTask()))
             {
                 var (done, all) = steps.Current;
-                WriteProgress(new ProgressRecord(1, activity, $"{done} of {all} photos")
+                WriteProgress(new ProgressRecord(1, activity, $"{done:N0} of {Plural.Of(all, "photo")}")
                 {
                     PercentComplete = all == 0 ? 100 : (int)Math.Min(100, 100 * done / all),
                 });
@@ -214,7 +217,7 @@ public sealed class FindHouseDuplicateCommand : HouseCollectionCmdletBase
             steps.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
         WriteProgress(new ProgressRecord(1, activity, "Done") { RecordType = ProgressRecordType.Completed });
-        WriteVerbose($"{scan.Groups.Count} duplicate groups ({scan.Groups.Count(g => g.Kind == DuplicateKind.Exact)} exact) at threshold {options.Threshold:F3}.");
+        WriteVerbose($"{Plural.Of(scan.Groups.Count, "duplicate group")} ({scan.Groups.Count(g => g.Kind == nameof(DuplicateKind.Exact))} exact) at threshold {options.Threshold:F3}.");
         foreach (var group in scan.Groups)
         {
             WriteObject(group);

@@ -2,7 +2,7 @@ using System.Management.Automation;
 
 namespace HouseSimilarity.Commands;
 
-/// <summary>Lists the collections of a store with their size and model.</summary>
+/// <summary>Lists the collections of a store with their size, model and index.</summary>
 [Cmdlet(VerbsCommon.Get, "HouseCollection")]
 [OutputType(typeof(HouseCollection))]
 public sealed class GetHouseCollectionCommand : HouseStoreCmdletBase
@@ -17,7 +17,7 @@ public sealed class GetHouseCollectionCommand : HouseStoreCmdletBase
     protected override void EndProcessing()
     {
         var patterns = Name.Select(n => WildcardPattern.Get(n, WildcardOptions.IgnoreCase)).ToList();
-        using var store = OpenStore(Stores.CollectionName.Default);
+        using var store = OpenStore(Stores.CollectionName.Default, wholeStore: true);
         var collections = Wait(store.ListCollectionsAsync);
         foreach (var collection in collections.Where(c => patterns.Any(p => p.IsMatch(c.Name))))
         {
@@ -28,8 +28,7 @@ public sealed class GetHouseCollectionCommand : HouseStoreCmdletBase
         {
             if (!collections.Any(c => string.Equals(c.Name, name, StringComparison.OrdinalIgnoreCase)))
             {
-                WriteError(new ErrorRecord(new ItemNotFoundException($"Collection '{name}' does not exist in {store.Location}."),
-                    "CollectionNotFound", ErrorCategory.ObjectNotFound, name));
+                WriteCollectionNotFound(name, store.Backend, store.Location);
             }
         }
     }

@@ -24,7 +24,10 @@ public sealed class GetHouseDuplicateExclusionCommand : HouseCollectionCmdletBas
 
     protected override void EndProcessing()
     {
-        var collection = RequireCollection();
+        if (FindCollection() is not { } collection)
+        {
+            return;
+        }
         foreach (var exclusion in Wait(Store.ReadExclusionsAsync))
         {
             if (_wanted is null || _wanted.Contains(exclusion.Sha256A) || _wanted.Contains(exclusion.Sha256B))

@@ -8,6 +8,9 @@ namespace HouseSimilarity.Commands;
 public sealed class GetHouseEmbeddingCommand : HouseCmdletBase
 {
     private OrderedParallelQueue<string, HouseEmbedding>? _queue;
+    private PhotoProgress? _progress;
+    private long _embedded, _failed;
+    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
 
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ParameterSetName = "Path")]
     [SupportsWildcards]
@@ -22,19 +25,31 @@ public sealed class GetHouseEmbeddingCommand : HouseCmdletBase
         var embedder = Embedder;
         _queue = new OrderedParallelQueue<string, HouseEmbedding>((path, _) => embedder.Embed(path),
             Environment.ProcessorCount, Cancellation);
+        _progress = new PhotoProgress(this, "Embedding photos");
+        WriteVerbose($"Model {embedder.Model.Id} ({embedder.Model.Dimension}-d vectors), {Plural.Of(_queue.Parallelism, "worker")}.");
     }
 
     protected override void ProcessRecord()
     {
         bool literal = ParameterSetName == "LiteralPath";
-        foreach (string file in ResolveFiles(literal ? LiteralPath : Path, literal))
+        var files = ResolveFiles(literal ? LiteralPath : Path, literal).ToList();
+        if (InputCountKnown)
+        {
+            _progress!.Total = files.Count;
+        }
+        foreach (string file in files)
         {
             _queue!.Post(file);
+            Emit(_queue.Take(keepInFlight: _queue.Window));
         }
-        Emit(_queue!.Take(keepInFlight: _queue.Window));
     }
 
-    protected override void EndProcessing() => Emit(_queue!.TakeAll());
+    protected override void EndProcessing()
+    {
+        Emit(_queue!.TakeAll());
+        _progress!.Complete();
+        WriteVerbose($"Embedded {Plural.Of(_embedded, "photo")} in {_clock.Elapsed.TotalSeconds:F1} s; {_failed} could not be read.");
+    }
 
     private void Emit(IEnumerable<OrderedParallelQueue<string, HouseEmbedding>.Result> results)
     {
@@ -42,12 +57,17 @@ public sealed class GetHouseEmbeddingCommand : HouseCmdletBase
         {
             if (result.Error is not null)
             {
+                _failed++;
                 WriteImageError(result.Error, result.Item);
             }
             else
             {
+                _embedded++;
                 WriteObject(result.Value);
             }
+            long done = _embedded + _failed;
+            _progress!.Report(done, _progress.Counted(done, "embedded"), result.Item,
+                force: done == 1 || done == _progress.Total);
         }
     }
 }

@@ -3,16 +3,18 @@ using System.Management.Automation;
 namespace HouseSimilarity.Commands;
 
 /// <summary>
-/// Deletes whole collections and their vectors; the photo files are not touched. A piped collection is removed from the
+/// Deletes whole collections and their vectors; the photo files are not touched. Names take wildcards, as in
+/// Get-HouseCollection; each collection they match is asked about (ShouldProcess). A piped collection is removed from the
 /// store it came from.
 /// </summary>
 [Cmdlet(VerbsCommon.Remove, "HouseCollection", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
 [OutputType(typeof(void))]
 public sealed class RemoveHouseCollectionCommand : HouseStoreCmdletBase
 {
-    /// <summary>Collection names; HouseCollection objects bind by their Name.</summary>
+    /// <summary>Collection names, wildcards allowed; HouseCollection objects bind by their Name.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
     [Alias("Collection")]
+    [SupportsWildcards]
     [ArgumentCompleter(typeof(CollectionCompleter))]
     public string[] Name { get; set; } = [];
 
@@ -23,23 +25,41 @@ public sealed class RemoveHouseCollectionCommand : HouseStoreCmdletBase
 
     protected override void ProcessRecord()
     {
-        foreach (string name in Name)
+        foreach (string pattern in Name)
         {
-            if (WhereOf(SourceStore, null, name) is not { } where)
+            // A name no collection can have is refused before any store is opened (a pattern only matches listed names).
+            if (!WildcardPattern.ContainsWildcardCharacters(pattern))
+            {
+                ValidateCollectionName(pattern);
+            }
+            if (WhereOf(SourceStore, null, pattern) is not { } where)
             {
                 continue;
             }
-            using var store = OpenStore(name, where.Target);
-            HouseCollection? collection = Wait(store.GetCollectionAsync);
-            if (collection is null)
+            IReadOnlyList<HouseCollection> matched;
+            string backend, location;
+            using (var listing = OpenStore(Stores.CollectionName.Default, where.Target, wholeStore: true))
             {
-                WriteError(new ErrorRecord(new ItemNotFoundException($"Collection '{name}' does not exist in {store.Location}."),
-                    "CollectionNotFound", ErrorCategory.ObjectNotFound, name));
+                var all = Wait(listing.ListCollectionsAsync);
+                var wildcard = WildcardPattern.Get(pattern, WildcardOptions.IgnoreCase);
+                matched = WildcardPattern.ContainsWildcardCharacters(pattern)
+                    ? all.Where(c => wildcard.IsMatch(c.Name)).ToList()
+                    : all.Where(c => c.Name == pattern).ToList();
+                (backend, location) = (listing.Backend, listing.Location);
+            }
+            if (matched.Count == 0 && !WildcardPattern.ContainsWildcardCharacters(pattern))
+            {
+                WriteCollectionNotFound(pattern, backend, location);
                 continue;
             }
-            if (ShouldProcess($"collection '{name}' ({collection.Count} photos) in {collection.Backend} {collection.Location}", "Remove house collection"))
+            foreach (var collection in matched)
             {
-                Wait(store.DropCollectionAsync);
+                if (ShouldProcess($"collection '{collection.Name}' ({Plural.Of(collection.Count, "photo")}) in {collection.Backend} {collection.Location}",
+                        "Remove house collection"))
+                {
+                    using var store = OpenStore(collection.Name, where.Target);
+                    Wait(store.DropCollectionAsync);
+                }
             }
         }
     }

@@ -41,7 +41,10 @@ public sealed class RemoveHouseDuplicateExclusionCommand : HouseCollectionCmdlet
         {
             return;
         }
-        RequireCollection(store);
+        if (FindCollection(store, ReferenceTo(store)) is null)
+        {
+            return;
+        }
         if (ShouldProcess($"the decision that {what} are not duplicates, in collection '{store.Collection}' ({store.Backend} {store.Location})",
                 "Remove duplicate exclusion") &&
             Wait(ct => store.RemoveExclusionsAsync([pair], ct)) == 0)

@@ -37,7 +37,7 @@ public sealed class RemoveHouseVectorCommand : HouseCollectionCmdletBase
     {
         foreach (string id in Ids())
         {
-            if (StoreOf(SourceStore, id) is not { } store)
+            if (StoreOf(SourceStore, id) is not { } store || !CollectionExists(store))
             {
                 continue;
             }
@@ -66,10 +66,7 @@ public sealed class RemoveHouseVectorCommand : HouseCollectionCmdletBase
             case "LiteralPath":
                 return LiteralPath.Select(p => SessionState.Path.GetUnresolvedProviderPathFromPSPath(p));
             default:
-                // A stored photo may be gone from disk: only expand wildcards, take other paths as they are.
-                return Path.SelectMany(p => WildcardPattern.ContainsWildcardCharacters(p)
-                    ? ResolveFiles([p], literal: false)
-                    : [SessionState.Path.GetUnresolvedProviderPathFromPSPath(p)]);
+                return StoredPaths(Path);
         }
     }
 }

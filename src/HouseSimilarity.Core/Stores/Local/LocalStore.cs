@@ -174,7 +174,7 @@ public sealed class LocalStore : IHouseStore
             result.Add(new HouseCollection
             {
                 Name = reader.GetString(0), ModelId = reader.GetString(1), Dimension = reader.GetInt32(2),
-                Count = reader.GetInt64(3), Backend = Backend, Location = _file,
+                Count = reader.GetInt64(3), Backend = Backend, Location = _file, Metric = "L2, L1",
             });
         }
         return result;

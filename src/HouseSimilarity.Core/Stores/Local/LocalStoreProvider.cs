@@ -20,6 +20,15 @@ public sealed class LocalStoreProvider : HouseStoreProvider
 
     protected internal override string Locate(HouseStoreSettings settings) => settings.StorePath!;
 
-    protected internal override IHouseStore Open(HouseStoreSettings settings, string collection, StoreOpenOptions options) =>
-        new LocalStore(settings.StorePath, collection);
+    protected internal override IHouseStore Open(HouseStoreSettings settings, string collection, StoreOpenOptions options)
+    {
+        // Commands that only read never create a store (nor its folder): a mistyped -StorePath is an error, not a new file.
+        if (!options.CreateIfMissing && !File.Exists(settings.StorePath))
+        {
+            throw new HouseStoreException(
+                $"There is no store file '{settings.StorePath}': check -StorePath (Add-HouseVector creates a store when it adds the first photos).",
+                null, StoreFailure.NotFound, settings.StorePath);
+        }
+        return new LocalStore(settings.StorePath, collection);
+    }
 }

@@ -136,7 +136,7 @@ public sealed class MilvusStore : IHouseStore
     private async Task<HouseCollection> ToCollectionAsync(string collection, string name, CollectionInfo info, CancellationToken ct) => new()
     {
         Name = collection, ModelId = info.ModelId, Dimension = info.Dimension, Backend = Backend, Location = Location,
-        Count = await CountAsync(name, ct),
+        IndexType = info.IndexType, Metric = nameof(DistanceMetric.L2), Count = await CountAsync(name, ct),
     };
 
     /// <summary>The exact count (count(*) with Strong consistency; get_stats lags until a flush).</summary>

@@ -278,7 +278,7 @@ public class PgVectorStore : IHouseStore
     {
         var result = new List<HouseCollection>();
         await using (var command = new NpgsqlCommand(
-            $"SELECT name, model_id, dimension FROM {MetadataTable} WHERE @n::text IS NULL OR name = @n ORDER BY name", connection))
+            $"SELECT name, model_id, dimension, index_kind, metric FROM {MetadataTable} WHERE @n::text IS NULL OR name = @n ORDER BY name", connection))
         {
             command.Parameters.Add(new NpgsqlParameter("n", NpgsqlDbType.Text) { Value = (object?)name ?? DBNull.Value });
             await using var reader = await command.ExecuteReaderAsync(ct);
@@ -288,6 +288,11 @@ public class PgVectorStore : IHouseStore
                 {
                     Name = reader.GetString(0), ModelId = reader.GetString(1), Dimension = reader.GetInt32(2),
                     Backend = Backend, Location = Location,
+                    IndexType = Enum.Parse<VectorIndexType>(reader.GetString(3), ignoreCase: true).ToString(),
+                    // Without an index every search is an exact scan, in either metric.
+                    Metric = Enum.Parse<VectorIndexType>(reader.GetString(3), ignoreCase: true) == VectorIndexType.Exact
+                        ? string.Join(", ", Capabilities.Metrics)
+                        : Enum.Parse<DistanceMetric>(reader.GetString(4), ignoreCase: true).ToString(),
                 });
             }
         }
