@@ -33,7 +33,8 @@ public sealed record ImageLimits(long MaxFileBytes = 256L << 20, long MaxPixels 
 /// <summary>
 /// Decodes a photo straight to the size the model needs: JPEG and WebP are decoded at reduced size (JPEG's DCT scaling
 /// gives 1/8 to 8/8 of the photo), rows are reduced as they are decoded, EXIF orientation is applied to the small
-/// result, and alpha is flattened onto white on the way, so no full-size copy is made. The whole photo is resized (no
+/// result, and alpha is flattened onto white on the way, so no full-size copy is made (JPEG and BMP rows are reduced
+/// straight from the decoder; PNG, WebP and GIF are decoded whole at their reduced size first). The whole photo is resized (no
 /// crop, so borders and crops stay visible to the model). SkiaSharp reads JPEG, PNG, WebP, GIF and BMP; ImageSharp reads
 /// the rest (TIFF, TGA, PBM). A decode that must hold a whole image takes its pixels from a process-wide
 /// <see cref="PixelBudget"/> first.
@@ -244,14 +245,13 @@ public sealed class HouseImageLoader
         bool opaque = header.AlphaType == SKAlphaType.Opaque;
         // No colour space: pixel values as stored, the convention the model was trained on.
         var info = new SKImageInfo(size.Width, size.Height, SKColorType.Rgba8888, opaque ? SKAlphaType.Opaque : SKAlphaType.Premul);
-        var resampler = new RowResampler(size.Width, size.Height, outWidth, outHeight, output);
+        var resampler = new RowResampler(size.Width, size.Height, outWidth, outHeight, output, Extent(codec, size));
         string format = codec.EncodedFormat.ToString().ToUpperInvariant();
 
-        // Streamed: one row at a time, nothing held whole. Progressive JPEGs and interlaced PNGs are buffered whole
-        // inside the decoder, so they are charged to the budget like a full decode.
-        bool buffersInside = codec.EncodedFormat == SKEncodedImageFormat.Jpeg && IsProgressiveJpeg(bytes)
-                             || codec.EncodedFormat == SKEncodedImageFormat.Png && IsInterlacedPng(bytes);
-        if (codec.EncodedFormat is SKEncodedImageFormat.Jpeg or SKEncodedImageFormat.Png or SKEncodedImageFormat.Bmp
+        // Streamed: one row at a time, nothing held whole (JPEG, BMP; SkiaSharp's PNG decoder has no row-by-row mode).
+        // A progressive JPEG is held whole inside the decoder (its coefficients), so it is charged like a full decode.
+        bool buffersInside = codec.EncodedFormat == SKEncodedImageFormat.Jpeg && IsProgressiveJpeg(bytes);
+        if (codec.EncodedFormat is SKEncodedImageFormat.Jpeg or SKEncodedImageFormat.Bmp
             && codec.ScanlineOrder == SKCodecScanlineOrder.TopDown)
         {
             using var lease = _budget.Acquire(buffersInside ? (long)header.Width * header.Height : 0);
@@ -287,7 +287,7 @@ public sealed class HouseImageLoader
             }
         }
 
-        // Whole (reduced) image at once: WebP, GIF, bottom-up BMP.
+        // Whole (reduced) image at once: PNG, WebP, GIF, bottom-up BMP.
         long pixelCount = (long)size.Width * size.Height;
         using (_budget.Acquire(buffersInside ? Math.Max(pixelCount, (long)header.Width * header.Height) : pixelCount))
         {
@@ -353,6 +353,24 @@ public sealed class HouseImageLoader
         return full;
     }
 
+    /// <summary>What a JPEG reduced by DCT scaling to n/8 spans (its size is rounded up); other decodes fill their size.</summary>
+    private static (double, double)? Extent(SKCodec codec, SKSizeI size)
+    {
+        SKSizeI full = codec.Info.Size;
+        if (codec.EncodedFormat != SKEncodedImageFormat.Jpeg || size == full)
+        {
+            return null;
+        }
+        for (int n = 1; n < 8; n++)
+        {
+            if ((full.Width * n + 7) / 8 == size.Width && (full.Height * n + 7) / 8 == size.Height)
+            {
+                return (full.Width * n / 8.0, full.Height * n / 8.0);
+            }
+        }
+        return null;
+    }
+
     private static (int, int, int) Displayed(int width, int height, int orientation) =>
         orientation is >= 5 and <= 8 ? (height, width, orientation) : (width, height, orientation);
 
@@ -384,9 +402,6 @@ public sealed class HouseImageLoader
         }
         return false;
     }
-
-    /// <summary>The interlace byte of a PNG's header chunk (Adam7 = 1).</summary>
-    internal static bool IsInterlacedPng(ReadOnlySpan<byte> bytes) => bytes.Length > 28 && bytes[28] != 0;
 
     private (int, int, int) DecodeWithImageSharp(string path, ArraySegment<byte> bytes,
         Func<(int Width, int Height), (int Width, int Height)> target, float[] output)

@@ -3,8 +3,8 @@ using System.Globalization;
 namespace HouseSimilarity.Imaging;
 
 /// <summary>
-/// One budget of decoded pixels for the whole process: a decode that must hold a whole image in memory (an interlaced
-/// PNG, a progressive JPEG, WebP, GIF, TIFF...) first takes its pixel count from it, so that many large photos decoded
+/// One budget of decoded pixels for the whole process: a decode that must hold a whole image in memory (PNG, a
+/// progressive JPEG, WebP, GIF, TIFF...) first takes its pixel count from it, so that many large photos decoded
 /// at once cannot exhaust memory however many workers run. Photos are admitted in arrival order (a large one is not
 /// starved by a stream of small ones); a photo larger than the whole budget waits until it is alone and then takes all
 /// of it, so it is decoded by itself rather than refused or deadlocked.

@@ -13,14 +13,19 @@ internal sealed class RowResampler
     private int _nextRow, _firstOpen;
 
     /// <param name="output">At least 3 x width x height values; filled in planar R, G, B order.</param>
-    public RowResampler(int sourceWidth, int sourceHeight, int width, int height, float[] output)
+    /// <param name="extent">
+    /// How much of the photo the source rows and columns span, in source pixels, when the decoder rounded its reduced
+    /// size up (JPEG at 3/8 of 683 rows gives 257 rows for 256.1 rows' worth): the filter is laid on the photo, not on
+    /// the rounded grid, so a photo and its turned copy give the same pixels.
+    /// </param>
+    public RowResampler(int sourceWidth, int sourceHeight, int width, int height, float[] output, (double Width, double Height)? extent = null)
     {
         _sourceWidth = sourceWidth;
         _sourceHeight = sourceHeight;
         _width = width;
         _height = height;
-        _columns = new Taps(sourceWidth, width);
-        _rows = new Taps(sourceHeight, height);
+        _columns = new Taps(sourceWidth, extent?.Width ?? sourceWidth, width);
+        _rows = new Taps(sourceHeight, extent?.Height ?? sourceHeight, height);
         _output = output;
         Array.Clear(_output, 0, 3 * width * height);
         _row = new float[3 * width];
@@ -113,9 +118,9 @@ internal sealed class RowResampler
         private readonly int[] _counts;
         public readonly int[] Start;
 
-        public Taps(int source, int target)
+        public Taps(int source, double extent, int target)
         {
-            double scale = (double)source / target;
+            double scale = Math.Min(extent, source) / target;
             double radius = Math.Max(1.0, scale);
             _stride = (int)Math.Ceiling(2 * radius) + 1;
             Start = new int[target];
