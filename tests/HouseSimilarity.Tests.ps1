@@ -31,6 +31,12 @@ Describe 'The module' {
         Get-HouseEmbedding (Join-Path $originals '241_frontal.jpg') | Out-Null
         $onnx = [AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'Microsoft.ML.OnnxRuntime' }
         [System.Runtime.Loader.AssemblyLoadContext]::GetLoadContext($onnx[0]).Name | Should -Be 'HouseSimilarity'
+        # The photo decoder and its native library, from the module's own bin folder.
+        $skia = [AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'SkiaSharp' }
+        [System.Runtime.Loader.AssemblyLoadContext]::GetLoadContext($skia[0]).Name | Should -Be 'HouseSimilarity'
+        if ($IsLinux) {
+            Get-Content -Raw "/proc/$PID/maps" | Should -Match ([regex]::Escape((Join-Path $root 'out' 'HouseSimilarity' 'bin' 'libSkiaSharp.so')))
+        }
     }
 
     It 'ships only this platform''s native libraries' {
@@ -38,6 +44,7 @@ Describe 'The module' {
         Get-ChildItem $bin -Recurse -Directory -Filter runtimes | Should -BeNullOrEmpty
         (Get-ChildItem $bin -Recurse -File | Where-Object Extension -in '.dll', '.so', '.dylib' |
             Where-Object Name -match 'onnxruntime' | Where-Object Name -notmatch '\.dll$|providers').Count | Should -Be 1
+        (Get-ChildItem $bin -Recurse -File | Where-Object Name -match '^libSkiaSharp\.(so|dylib|dll)$').Count | Should -Be 1
     }
 }
 
