@@ -22,6 +22,11 @@ param(
     [string] $Results = (Join-Path $PSScriptRoot 'RESULTS.md')
 )
 $ErrorActionPreference = 'Stop'
+# The ingests run in fresh pwsh processes: absolute paths.
+$Module = (Resolve-Path $Module).Path
+$Photos = (Resolve-Path $Photos).Path
+$Tool = (Resolve-Path $Tool).Path
+$Large = [IO.Path]::GetFullPath($Large)
 $pwsh = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
 $work = Join-Path ([IO.Path]::GetTempPath()) "housesim-ingest-bench-$PID"
 New-Item -ItemType Directory -Force $work | Out-Null
