@@ -298,7 +298,7 @@ public static class TestPng
     }
 
     It 'ingests many large in-limit PNGs at once on 8 workers with memory bounded by the decode budget, not per file' {
-        (Get-Item (Join-Path $large 'interlaced-0.png')).Length | Should -BeLessThan 1MB
+        (Get-Item (Join-Path $large 'interlaced-0.png')).Length | Should -BeLessThan 2MB
         # 8 workers, as on an 8-core machine: without the budget the four interlaced PNGs alone would hold 4 x 480 MB.
         $env:DOTNET_PROCESSOR_COUNT = '8'
         try {
@@ -321,8 +321,9 @@ public static class TestPng
         [int]$stored | Should -Be 6
         $growth = ([double]$peak - [double]$before) / 1MB
         Write-Host "  peak working set growth: $([Math]::Round($growth)) MiB"
-        # The README's bound: one photo larger than the budget decodes alone, 4 bytes a pixel (480 MB), plus the workers'
-        # rows and the store; the margin is for a noisy machine, far below what 4 at once would need (1.9 GB).
-        $growth | Should -BeLessThan 900
+        # The README's bound: one photo larger than the budget decodes alone (840 MB for an interlaced 8-bit PNG of
+        # 120 MP: output and libpng's copy), plus the workers' rows and the store; 823 MiB measured. Four at once, as
+        # before the budget, would need 3.3 GB.
+        $growth | Should -BeLessThan 1000
     }
 }

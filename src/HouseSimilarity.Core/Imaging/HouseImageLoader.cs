@@ -287,8 +287,13 @@ public sealed class HouseImageLoader
             }
         }
 
-        // Whole (reduced) image at once: PNG, WebP, GIF, bottom-up BMP.
+        // Whole (reduced) image at once: PNG, WebP, GIF, bottom-up BMP. An interlaced PNG is charged three times: libpng
+        // keeps the image again at its stored depth (up to 8 bytes a pixel) beside the 4-byte output.
         long pixelCount = (long)size.Width * size.Height;
+        if (codec.EncodedFormat == SKEncodedImageFormat.Png && IsInterlacedPng(bytes))
+        {
+            pixelCount *= 3;
+        }
         using (_budget.Acquire(buffersInside ? Math.Max(pixelCount, (long)header.Width * header.Height) : pixelCount))
         {
             nint buffer = (nint)0;
@@ -402,6 +407,9 @@ public sealed class HouseImageLoader
         }
         return false;
     }
+
+    /// <summary>The interlace byte of a PNG's header chunk (Adam7 = 1).</summary>
+    internal static bool IsInterlacedPng(ReadOnlySpan<byte> bytes) => bytes.Length > 28 && bytes[28] != 0;
 
     private (int, int, int) DecodeWithImageSharp(string path, ArraySegment<byte> bytes,
         Func<(int Width, int Height), (int Width, int Height)> target, float[] output)
