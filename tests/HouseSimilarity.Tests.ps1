@@ -31,6 +31,12 @@ Describe 'The module' {
         Get-HouseEmbedding (Join-Path $originals '241_frontal.jpg') | Out-Null
         $onnx = [AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'Microsoft.ML.OnnxRuntime' }
         [System.Runtime.Loader.AssemblyLoadContext]::GetLoadContext($onnx[0]).Name | Should -Be 'HouseSimilarity'
+        # The photo decoder and its native library, from the module's own bin folder.
+        $skia = [AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'SkiaSharp' }
+        [System.Runtime.Loader.AssemblyLoadContext]::GetLoadContext($skia[0]).Name | Should -Be 'HouseSimilarity'
+        if ($IsLinux) {
+            Get-Content -Raw "/proc/$PID/maps" | Should -Match ([regex]::Escape((Join-Path $root 'out' 'HouseSimilarity' 'bin' 'libSkiaSharp.so')))
+        }
     }
 
     It 'ships only this platform''s native libraries' {
@@ -38,6 +44,7 @@ Describe 'The module' {
         Get-ChildItem $bin -Recurse -Directory -Filter runtimes | Should -BeNullOrEmpty
         (Get-ChildItem $bin -Recurse -File | Where-Object Extension -in '.dll', '.so', '.dylib' |
             Where-Object Name -match 'onnxruntime' | Where-Object Name -notmatch '\.dll$|providers').Count | Should -Be 1
+        (Get-ChildItem $bin -Recurse -File | Where-Object Name -match '^libSkiaSharp\.(so|dylib|dll)$').Count | Should -Be 1
     }
 }
 
@@ -242,5 +249,101 @@ Describe 'A damaged or tampered model: <Case>' -ForEach @(
             $message | Should -BeLike $Expect
         }
         $out | Should -Contain 'stored=False'
+    }
+}
+
+Describe 'Decoding memory' {
+    BeforeAll {
+        # Valid PNGs of 10950 x 10950 (120 MP, within the pixel limit) that compress to a few hundred KB: plain and
+        # Adam7-interlaced (the decoder holds an interlaced image whole, so only the budget bounds it).
+        Add-Type -TypeDefinition @'
+using System.IO;
+using System.IO.Compression;
+public static class TestPng
+{
+    static readonly uint[] Table = MakeTable();
+    static uint[] MakeTable()
+    {
+        var t = new uint[256];
+        for (uint n = 0; n < 256; n++) { uint c = n; for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320 ^ (c >> 1) : c >> 1; t[n] = c; }
+        return t;
+    }
+    static void Chunk(Stream s, string type, byte[] data)
+    {
+        var body = new byte[4 + data.Length];
+        System.Text.Encoding.ASCII.GetBytes(type).CopyTo(body, 0);
+        data.CopyTo(body, 4);
+        uint crc = 0xFFFFFFFF;
+        foreach (byte b in body) crc = Table[(crc ^ b) & 0xFF] ^ (crc >> 8);
+        crc = ~crc;
+        s.Write(new[] { (byte)(data.Length >> 24), (byte)(data.Length >> 16), (byte)(data.Length >> 8), (byte)data.Length }, 0, 4);
+        s.Write(body, 0, body.Length);
+        s.Write(new[] { (byte)(crc >> 24), (byte)(crc >> 16), (byte)(crc >> 8), (byte)crc }, 0, 4);
+    }
+    public static void Write(string path, int width, int height, bool interlaced)
+    {
+        var pixels = new MemoryStream();
+        using (var z = new ZLibStream(pixels, CompressionLevel.Optimal, leaveOpen: true))
+        {
+            int[][] passes = interlaced
+                ? new[] { new[] { 0, 0, 8, 8 }, new[] { 4, 0, 8, 8 }, new[] { 0, 4, 4, 8 }, new[] { 2, 0, 4, 4 }, new[] { 0, 2, 2, 4 }, new[] { 1, 0, 2, 2 }, new[] { 0, 1, 1, 2 } }
+                : new[] { new[] { 0, 0, 1, 1 } };
+            foreach (var p in passes)
+            {
+                int w = (width - p[0] + p[2] - 1) / p[2], h = (height - p[1] + p[3] - 1) / p[3];
+                if (w <= 0 || h <= 0) continue;
+                var row = new byte[1 + 3 * w];
+                for (int x = 0; x < w; x++) { row[1 + 3 * x] = 180; row[2 + 3 * x] = 140; row[3 + 3 * x] = 90; }
+                for (int y = 0; y < h; y++) z.Write(row, 0, row.Length);
+            }
+        }
+        using var file = File.Create(path);
+        file.Write(new byte[] { 137, 80, 78, 71, 13, 10, 26, 10 }, 0, 8);
+        var header = new byte[13];
+        header[0] = (byte)(width >> 24); header[1] = (byte)(width >> 16); header[2] = (byte)(width >> 8); header[3] = (byte)width;
+        header[4] = (byte)(height >> 24); header[5] = (byte)(height >> 16); header[6] = (byte)(height >> 8); header[7] = (byte)height;
+        header[8] = 8; header[9] = 2; header[12] = (byte)(interlaced ? 1 : 0);
+        Chunk(file, "IHDR", header);
+        Chunk(file, "IDAT", pixels.ToArray());
+        Chunk(file, "IEND", new byte[0]);
+    }
+}
+'@
+        $large = Join-Path $TestDrive 'large-png'
+        New-Item -ItemType Directory $large | Out-Null
+        [TestPng]::Write((Join-Path $large 'interlaced-0.png'), 10950, 10950, $true)
+        [TestPng]::Write((Join-Path $large 'plain-0.png'), 10950, 10950, $false)
+        1..3 | ForEach-Object { Copy-Item (Join-Path $large 'interlaced-0.png') (Join-Path $large "interlaced-$_.png") }
+        Copy-Item (Join-Path $large 'plain-0.png') (Join-Path $large 'plain-1.png')
+    }
+
+    It 'ingests many large in-limit PNGs at once on 8 workers with memory bounded by the decode budget, not per file' {
+        (Get-Item (Join-Path $large 'interlaced-0.png')).Length | Should -BeLessThan 2MB
+        # 8 workers, as on an 8-core machine: without the budget the four interlaced PNGs alone would hold 4 x 480 MB.
+        $env:DOTNET_PROCESSOR_COUNT = '8'
+        try {
+            $out = & $pwshPath -NoProfile -Command "
+                Import-Module '$modulePath'
+                Get-HouseEmbedding '$originals/241_frontal.jpg' | Out-Null
+                [GC]::Collect()
+                `$p = Get-Process -Id `$PID
+                `$before = `$p.WorkingSet64
+                `$stored = Get-ChildItem '$large' -Filter *.png | Add-HouseVector -StorePath '$large/store.db' -Collection big -PassThru
+                `$p.Refresh()
+                '{0}|{1}|{2}|{3}' -f `$before, `$p.PeakWorkingSet64, @(`$stored).Count, [Environment]::ProcessorCount
+            "
+        }
+        finally {
+            Remove-Item Env:DOTNET_PROCESSOR_COUNT
+        }
+        $before, $peak, $stored, $workers = ($out | Select-Object -Last 1) -split '\|'
+        [int]$workers | Should -Be 8
+        [int]$stored | Should -Be 6
+        $growth = ([double]$peak - [double]$before) / 1MB
+        Write-Host "  peak working set growth: $([Math]::Round($growth)) MiB"
+        # The README's bound: one photo larger than the budget decodes alone (840 MB for an interlaced 8-bit PNG of
+        # 120 MP: output and libpng's copy), plus the workers' rows and the store; 823 MiB measured. Four at once, as
+        # before the budget, would need 3.3 GB.
+        $growth | Should -BeLessThan 1000
     }
 }

@@ -34,6 +34,8 @@ return args.FirstOrDefault() switch
     "make-samples" => MakeSamples.Run(data, Arg("--out", Path.Combine("out", "samples"))),
     "bench-inference" => BenchInference.Run(data, Arg("--model", Path.Combine("out", "HouseSimilarity", "bin", "models", HouseEmbedder.ModelFileName)),
         models, int.Parse(Arg("--count", "1200"))),
+    "make-large-photos" => LargePhotos.Run(data, Arg("--out", Path.Combine("out", "bench", "large")), int.Parse(Arg("--count", "60"), CultureInfo.InvariantCulture)),
+    "bench-decode" => BenchDecode.Run(Arg("--photos", Path.Combine("out", "bench", "large")), int.Parse(Arg("--repeat", "3"), CultureInfo.InvariantCulture)),
     "quality" => QualityBenchmark.Command(Arg("--out", ""), () => { using var e = new HouseEmbedder(Path.Combine(models, HouseEmbedder.ModelFileName)); return QualityBenchmark.Run(data, int.Parse(Arg("--first", "241")), int.Parse(Arg("--last", "300")), p => e.Embed(p).Vector, e.Model.DuplicateThreshold, e.Model.Id); }),
     "calibrate" => CalibrateDuplicates.Run(data, models, Arg("--out", Path.Combine("models", DuplicateCalibration.FileName)),
         int.Parse(Arg("--first", "241"), CultureInfo.InvariantCulture), int.Parse(Arg("--last", "300"), CultureInfo.InvariantCulture),
@@ -74,6 +76,8 @@ static int Usage()
           compose       --models <dir> --out <house.onnx>   compose backbone + head into the module's model
           make-samples  --data <samples> --out <dir>         copy the sample photos and write edited copies
           bench-inference --data <photos> --model <house.onnx> [--count N]  bare inference throughput (decoded photos in memory)
+          make-large-photos --data <photos> --out out/bench/large [--count 60]   camera-sized JPEG/PNG copies (12 and 24 MP, EXIF orientation)
+          bench-decode  --photos <dir> [--repeat 3]   decode + resize to 224 on one core: ImageSharp, SkiaSharp, NetVips, the module's loader
           quality       --data <photos> [--first 241 --last 300] [--out file.md]   retrieval-quality benchmark (markdown table)
           calibrate     --data <photos> --models <dir of house.onnx> --out models/calibration.json [--first 241 --last 300]
                         [--prior p] [--vectors cache.bin]   P(duplicate | distance) and the false pair rate by distance (markdown tables)

@@ -4,6 +4,7 @@ using SixLabors.ImageSharp.Formats.Jpeg;
 using SixLabors.ImageSharp.Formats.Png;
 using SixLabors.ImageSharp.Metadata.Profiles.Exif;
 using SixLabors.ImageSharp.PixelFormats;
+using SixLabors.ImageSharp.Processing;
 
 namespace HouseSimilarity.Tests;
 
@@ -158,6 +159,111 @@ public sealed class ImageLoaderTests : IDisposable
     {
         var loader = new HouseImageLoader(new ImageLimits(MaxFileBytes: 1000));
         Assert.Equal(ImageFailure.TooLarge, Assert.Throws<HouseImageException>(() => loader.Load(TestData.Sample("241_frontal"))).Failure);
+    }
+
+    private static double MeanAbsoluteDifference(float[] a, float[] b) =>
+        a.Zip(b, (x, y) => Math.Abs(x - y)).Average();
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(5)]
+    [InlineData(6)]
+    [InlineData(7)]
+    [InlineData(8)]
+    public void Every_exif_orientation_matches_the_photo_turned_by_hand(ushort orientation)
+    {
+        using var photo = Image.Load<Rgb24>(TestData.Sample("243_frontal"));
+        photo.Metadata.ExifProfile = new ExifProfile();
+        photo.Metadata.ExifProfile.SetValue(ExifTag.Orientation, orientation);
+        string tagged = Write($"tagged{orientation}.jpg", photo, new JpegEncoder { Quality = 95 });
+        using var upright = photo.Clone(x => x.AutoOrient());
+        upright.Metadata.ExifProfile = null;
+        string turned = Write($"turned{orientation}.jpg", upright, new JpegEncoder { Quality = 95 });
+
+        LoadedImage fromTag = _loader.Load(tagged), byHand = _loader.Load(turned);
+        Assert.Equal((upright.Width, upright.Height), (fromTag.Width, fromTag.Height));
+        // Only the two JPEG encodings differ; a wrong turn differs by tens of levels.
+        Assert.InRange(MeanAbsoluteDifference(fromTag.Pixels, byHand.Pixels), 0, 3);
+    }
+
+    [Fact]
+    public void A_camera_sized_jpeg_decoded_at_reduced_size_matches_a_full_size_resize()
+    {
+        using var photo = Image.Load<Rgb24>(TestData.Sample("250_frontal"));
+        photo.Mutate(x => x.Resize(4000, 3000, KnownResamplers.Bicubic));
+        string path = Write("12mp.jpg", photo, new JpegEncoder { Quality = 90 });
+        LoadedImage loaded = _loader.Load(path);
+        Assert.Equal((4000, 3000), (loaded.Width, loaded.Height));
+
+        using var reference = Image.Load<Rgb24>(path);
+        reference.Mutate(x => x.Resize(new ResizeOptions
+        {
+            Size = new Size(HouseImageLoader.InputSize, HouseImageLoader.InputSize), Mode = ResizeMode.Stretch, Sampler = KnownResamplers.Triangle,
+        }));
+        var expected = new float[3 * Plane];
+        reference.ProcessPixelRows(rows =>
+        {
+            for (int y = 0; y < rows.Height; y++)
+            {
+                var row = rows.GetRowSpan(y);
+                for (int x = 0; x < row.Length; x++)
+                {
+                    expected[y * row.Length + x] = row[x].R;
+                    expected[Plane + y * row.Length + x] = row[x].G;
+                    expected[2 * Plane + y * row.Length + x] = row[x].B;
+                }
+            }
+        });
+        Assert.InRange(MeanAbsoluteDifference(loaded.Pixels, expected), 0, 2.5);
+    }
+
+    [Fact]
+    public void Thumbnails_are_small_and_turned_upright()
+    {
+        using var image = new Image<Rgb24>(800, 400, new Rgb24(10, 200, 10));
+        image.Metadata.ExifProfile = new ExifProfile();
+        image.Metadata.ExifProfile.SetValue(ExifTag.Orientation, (ushort)6);
+        byte[] jpeg = _loader.Thumbnail(Write("wide.jpg", image, new JpegEncoder()), 100);
+        using var thumbnail = Image.Load<Rgb24>(jpeg);
+        Assert.Equal((50, 100), (thumbnail.Width, thumbnail.Height));
+        Assert.InRange(thumbnail[25, 50].G, 180, 220);
+    }
+
+    [Fact]
+    public async Task Streamed_decodes_need_no_budget_and_whole_image_decodes_wait_for_it()
+    {
+        var budget = new PixelBudget(1000);
+        var loader = new HouseImageLoader(budget: budget);
+        using var photo = Image.Load<Rgba32>(TestData.Sample("242_bedroom"));
+        string jpeg = Write("plain.jpg", photo, new JpegEncoder());
+        string png = Write("plain.png", photo, new PngEncoder());
+        string interlaced = Write("interlaced.png", photo, new PngEncoder { InterlaceMethod = PngInterlaceMode.Adam7 });
+        string tiff = Write("photo.tiff", photo, new SixLabors.ImageSharp.Formats.Tiff.TiffEncoder());
+
+        var held = budget.Acquire(1000);
+        // Rows reduced as they are decoded: nothing whole in memory, so nothing to wait for.
+        Assert.Equal(photo.Width, loader.Load(jpeg).Width);
+        string progressive = TestData.Sample("241_frontal");
+        var waiting = new[] { png, interlaced, tiff, progressive }.Select(f => Task.Run(() => loader.Load(f, new float[3 * Plane]))).ToArray();
+        var all = Task.WhenAll(waiting);
+        await Task.Delay(500);
+        Assert.DoesNotContain(waiting, t => t.IsCompleted); // whole-image decodes wait for the budget
+        held.Dispose();
+        LoadedImage[] loaded = await all.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.All(loaded[..3], image => Assert.Equal(photo.Width, image.Width));
+        Assert.Equal(0, budget.InUse);
+        // The same pixels whichever way the PNG was stored.
+        Assert.InRange(MeanAbsoluteDifference(loaded[0].Pixels, loaded[1].Pixels), 0, 0.01);
+    }
+
+    [Fact]
+    public void Progressive_jpegs_are_told_from_baseline_by_their_frame_marker()
+    {
+        Assert.False(HouseImageLoader.IsProgressiveJpeg(File.ReadAllBytes(TestData.Sample("259_bathroom"))));
+        Assert.True(HouseImageLoader.IsProgressiveJpeg(File.ReadAllBytes(TestData.Sample("241_frontal"))));
+        Assert.False(HouseImageLoader.IsProgressiveJpeg("not a jpeg at all"u8));
     }
 
     private static void WriteBigEndian(byte[] buffer, int offset, uint value)

@@ -1,14 +1,14 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats;
 using SixLabors.ImageSharp.Formats.Gif;
-using SixLabors.ImageSharp.Formats.Jpeg;
-using SixLabors.ImageSharp.Formats.Png;
-using SixLabors.ImageSharp.Formats.Tiff;
 using SixLabors.ImageSharp.Metadata;
+using SixLabors.ImageSharp.Formats.Tiff;
+using SixLabors.ImageSharp.Metadata.Profiles.Exif;
 using SixLabors.ImageSharp.PixelFormats;
-using SixLabors.ImageSharp.Processing;
+using SkiaSharp;
 
 namespace HouseSimilarity.Imaging;
 
@@ -31,8 +31,13 @@ public sealed record ImageLimits(long MaxFileBytes = 256L << 20, long MaxPixels 
 }
 
 /// <summary>
-/// Decodes any format ImageSharp reads, applies EXIF orientation, flattens alpha onto white, and
-/// resizes the whole photo (no crop, so borders and crops stay visible to the model) to the input size.
+/// Decodes a photo straight to the size the model needs: JPEG and WebP are decoded at reduced size (JPEG's DCT scaling
+/// gives 1/8 to 8/8 of the photo), rows are reduced as they are decoded, EXIF orientation is applied to the small
+/// result, and alpha is flattened onto white on the way, so no full-size copy is made (JPEG and BMP rows are reduced
+/// straight from the decoder; PNG, WebP and GIF are decoded whole at their reduced size first). The whole photo is resized (no
+/// crop, so borders and crops stay visible to the model). SkiaSharp reads JPEG, PNG, WebP, GIF and BMP; ImageSharp reads
+/// the rest (TIFF, TGA, PBM). A decode that must hold a whole image takes its pixels from a process-wide
+/// <see cref="PixelBudget"/> first.
 /// </summary>
 public sealed class HouseImageLoader
 {
@@ -42,12 +47,16 @@ public sealed class HouseImageLoader
     public static readonly IReadOnlyList<string> Extensions =
         [".jpg", ".jpeg", ".jfif", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".tga", ".pbm", ".ppm", ".pgm"];
 
+    private const string Supported = "JPEG, PNG, GIF, BMP, TIFF, TGA, WebP, PBM";
+
     private readonly Configuration _configuration;
     private readonly ImageLimits _limits;
+    private readonly PixelBudget _budget;
 
-    public HouseImageLoader(ImageLimits? limits = null)
+    public HouseImageLoader(ImageLimits? limits = null, PixelBudget? budget = null)
     {
         _limits = limits ?? ImageLimits.Default;
+        _budget = budget ?? PixelBudget.Shared;
         // Callers parallelise across photos; row-parallel processing inside one photo only adds contention.
         _configuration = Configuration.Default.Clone();
         _configuration.MaxDegreeOfParallelism = 1;
@@ -56,28 +65,27 @@ public sealed class HouseImageLoader
         _configuration.ImageFormatsManager.SetDecoder(TiffFormat.Instance, new TiffDecoder { DecodingMode = FrameDecodingMode.First });
     }
 
+    public PixelBudget Budget => _budget;
+
+    // Per-thread scratch for orienting the model input, reused across photos.
+    [ThreadStatic]
+    private static float[]? _scratch;
+
     /// <summary>
     /// Decodes a photo. With <paramref name="pixels"/> (3 x InputSize² values) the model input is written there, so
     /// a caller that embeds many photos reuses one buffer instead of allocating one per photo on the large object heap.
     /// </summary>
     public LoadedImage Load(string path, float[]? pixels = null)
     {
+        pixels ??= new float[3 * InputSize * InputSize];
+        ArgumentOutOfRangeException.ThrowIfNotEqual(pixels.Length, 3 * InputSize * InputSize, nameof(pixels));
         // File bytes come from a pool for the same reason; they are only needed until the image is decoded.
         var (bytes, length) = ReadBytes(path);
         try
         {
             var data = new ArraySegment<byte>(bytes, 0, length);
-            using var image = Decode(path, data);
-            image.Mutate(x => x.AutoOrient());
-            int width = image.Width, height = image.Height;
-            image.Mutate(x => x.Resize(new ResizeOptions
-            {
-                Size = new Size(InputSize, InputSize),
-                Mode = ResizeMode.Stretch,
-                Sampler = KnownResamplers.Triangle,
-            }));
-            pixels ??= new float[3 * InputSize * InputSize];
-            ToPlanarRgb(image, pixels);
+            var (width, height, orientation) = Decode(path, data, _ => (InputSize, InputSize), pixels);
+            RowResampler.Orient(pixels, InputSize, InputSize, orientation, _scratch ??= new float[pixels.Length]);
             return new LoadedImage
             {
                 Path = path,
@@ -96,13 +104,38 @@ public sealed class HouseImageLoader
     /// <summary>A small JPEG of the photo (EXIF orientation applied, at most <paramref name="maxSide"/> pixels a side), for reports.</summary>
     public byte[] Thumbnail(string path, int maxSide)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxSide, 1);
         var (bytes, length) = ReadBytes(path);
         try
         {
-            using var image = Decode(path, new ArraySegment<byte>(bytes, 0, length));
-            image.Mutate(x => x.AutoOrient().Resize(new ResizeOptions { Size = new Size(maxSide, maxSide), Mode = ResizeMode.Max }));
+            var planar = new float[3 * maxSide * maxSide];
+            int storedWidth = 0, storedHeight = 0;
+            var (_, _, orientation) = Decode(path, new ArraySegment<byte>(bytes, 0, length), size =>
+            {
+                // The displayed photo fits in maxSide x maxSide; the decode works in stored orientation.
+                double fit = Math.Min(1.0, (double)maxSide / Math.Max(size.Width, size.Height));
+                storedWidth = Math.Max(1, (int)Math.Round(size.Width * fit));
+                storedHeight = Math.Max(1, (int)Math.Round(size.Height * fit));
+                return (storedWidth, storedHeight);
+            }, planar);
+            RowResampler.Orient(planar, storedWidth, storedHeight, orientation, new float[planar.Length]);
+            bool swap = orientation >= 5 && orientation <= 8;
+            int width = swap ? storedHeight : storedWidth, height = swap ? storedWidth : storedHeight, plane = width * height;
+            using var image = new Image<Rgb24>(width, height);
+            image.ProcessPixelRows(rows =>
+            {
+                for (int y = 0; y < height; y++)
+                {
+                    var row = rows.GetRowSpan(y);
+                    for (int x = 0; x < width; x++)
+                    {
+                        int i = y * width + x;
+                        row[x] = new Rgb24((byte)(planar[i] + 0.5f), (byte)(planar[plane + i] + 0.5f), (byte)(planar[2 * plane + i] + 0.5f));
+                    }
+                }
+            });
             using var output = new MemoryStream();
-            image.SaveAsJpeg(output, new JpegEncoder { Quality = 70 });
+            image.SaveAsJpeg(output, new SixLabors.ImageSharp.Formats.Jpeg.JpegEncoder { Quality = 70 });
             return output.ToArray();
         }
         finally
@@ -149,40 +182,37 @@ public sealed class HouseImageLoader
         }
     }
 
-    private Image<Rgb24> Decode(string path, ArraySegment<byte> bytes)
+    /// <summary>
+    /// Decodes and reduces to the size <paramref name="target"/> picks from the stored size, into planar
+    /// <paramref name="output"/> in stored orientation. Returns the displayed size and the EXIF orientation still to apply.
+    /// </summary>
+    private (int Width, int Height, int Orientation) Decode(string path, ArraySegment<byte> bytes,
+        Func<(int Width, int Height), (int Width, int Height)> target, float[] output)
     {
         try
         {
-            using var header = new MemoryStream(bytes.Array!, bytes.Offset, bytes.Count, writable: false);
-            IImageInfo? info = Image.Identify(_configuration, header, out IImageFormat? format);
-            if (info is null || format is null)
+            var handle = GCHandle.Alloc(bytes.Array!, GCHandleType.Pinned);
+            try
             {
-                throw new HouseImageException(path, ImageFailure.UnsupportedFormat,
-                    "not an image in a supported format (JPEG, PNG, GIF, BMP, TIFF, TGA, WebP, PBM)");
+                IntPtr address = handle.AddrOfPinnedObject() + bytes.Offset;
+                using var data = SKData.Create(address, bytes.Count, static (_, _) => { });
+                using var codec = data is null ? null : SKCodec.Create(data);
+                if (codec is not null && codec.EncodedFormat is SKEncodedImageFormat.Jpeg or SKEncodedImageFormat.Png
+                        or SKEncodedImageFormat.Webp or SKEncodedImageFormat.Gif or SKEncodedImageFormat.Bmp)
+                {
+                    return DecodeWithSkia(path, codec, bytes, target, output);
+                }
             }
-            if (info.Width <= 0 || info.Height <= 0 || info.Width > _limits.MaxSide || info.Height > _limits.MaxSide
-                || (long)info.Width * info.Height > _limits.MaxPixels)
+            finally
             {
-                throw new HouseImageException(path, ImageFailure.TooLarge,
-                    $"the image declares {info.Width}x{info.Height} pixels, over the limit of {_limits.MaxPixels:N0} pixels");
+                handle.Free();
             }
-            if (IsTruncated(bytes, format))
-            {
-                throw new HouseImageException(path, ImageFailure.Corrupt, $"the {format.Name} data is truncated (no end-of-image marker)");
-            }
-            // JPEG has no alpha; every other format may, and transparent pixels are shown on white, not black.
-            if (format is not JpegFormat)
-            {
-                using var rgba = Image.Load<Rgba32>(_configuration, bytes.AsSpan());
-                rgba.Mutate(x => x.BackgroundColor(Color.White));
-                return rgba.CloneAs<Rgb24>();
-            }
-            return Image.Load<Rgb24>(_configuration, bytes.AsSpan());
+            return DecodeWithImageSharp(path, bytes, target, output);
         }
         catch (HouseImageException) { throw; }
         catch (UnknownImageFormatException e)
         {
-            throw new HouseImageException(path, ImageFailure.UnsupportedFormat, "not an image in a supported format", e);
+            throw new HouseImageException(path, ImageFailure.UnsupportedFormat, $"not an image in a supported format ({Supported})", e);
         }
         catch (OutOfMemoryException e)
         {
@@ -196,44 +226,230 @@ public sealed class HouseImageLoader
         }
     }
 
-    /// <summary>
-    /// ImageSharp fills a cut-off JPEG or PNG with grey instead of failing; a photo cut short would then be
-    /// embedded as garbage, so files without their end marker are refused.
-    /// </summary>
-    internal static bool IsTruncated(ReadOnlySpan<byte> bytes, IImageFormat format)
+    private void CheckDeclaredSize(string path, int width, int height)
     {
-        if (format is JpegFormat)
+        if (width <= 0 || height <= 0 || width > _limits.MaxSide || height > _limits.MaxSide || (long)width * height > _limits.MaxPixels)
         {
-            // Scan data stuffs every 0xFF, so the last SOS marker belongs to the main image (not the EXIF thumbnail),
-            // and a complete file has an EOI marker after it.
-            int sos = bytes.LastIndexOf([(byte)0xFF, (byte)0xDA]);
-            return sos < 0 || bytes[sos..].IndexOf([(byte)0xFF, (byte)0xD9]) < 0;
+            throw new HouseImageException(path, ImageFailure.TooLarge,
+                $"the image declares {width}x{height} pixels, over the limit of {_limits.MaxPixels:N0} pixels");
         }
-        if (format is PngFormat)
+    }
+
+    private (int, int, int) DecodeWithSkia(string path, SKCodec codec, ReadOnlySpan<byte> bytes,
+        Func<(int Width, int Height), (int Width, int Height)> target, float[] output)
+    {
+        SKImageInfo header = codec.Info;
+        CheckDeclaredSize(path, header.Width, header.Height);
+        int orientation = (int)codec.EncodedOrigin;
+        var (outWidth, outHeight) = target((header.Width, header.Height));
+        SKSizeI size = ScaledSize(codec, outWidth, outHeight);
+        bool opaque = header.AlphaType == SKAlphaType.Opaque;
+        // No colour space: pixel values as stored, the convention the model was trained on.
+        var info = new SKImageInfo(size.Width, size.Height, SKColorType.Rgba8888, opaque ? SKAlphaType.Opaque : SKAlphaType.Premul);
+        var resampler = new RowResampler(size.Width, size.Height, outWidth, outHeight, output, Extent(codec, size));
+        string format = codec.EncodedFormat.ToString().ToUpperInvariant();
+
+        // Streamed: one row at a time, nothing held whole (JPEG, BMP; SkiaSharp's PNG decoder has no row-by-row mode).
+        // A progressive JPEG is held whole inside the decoder (its coefficients), so it is charged like a full decode.
+        bool buffersInside = codec.EncodedFormat == SKEncodedImageFormat.Jpeg && IsProgressiveJpeg(bytes);
+        if (codec.EncodedFormat is SKEncodedImageFormat.Jpeg or SKEncodedImageFormat.Bmp
+            && codec.ScanlineOrder == SKCodecScanlineOrder.TopDown)
         {
-            ReadOnlySpan<byte> tail = bytes.Length > 64 ? bytes[^64..] : bytes;
-            return tail.IndexOf("IEND"u8) < 0;
+            using var lease = _budget.Acquire(buffersInside ? (long)header.Width * header.Height : 0);
+            SKCodecResult started = codec.StartScanlineDecode(info);
+            if (started == SKCodecResult.Success)
+            {
+                byte[] row = ArrayPool<byte>.Shared.Rent(info.RowBytes);
+                try
+                {
+                    GCHandle pinned = GCHandle.Alloc(row, GCHandleType.Pinned);
+                    try
+                    {
+                        for (int y = 0; y < size.Height; y++)
+                        {
+                            if (codec.GetScanlines(pinned.AddrOfPinnedObject(), 1, info.RowBytes) != 1)
+                            {
+                                throw Truncated(path, format);
+                            }
+                            resampler.AddRow(row.AsSpan(0, info.RowBytes), !opaque);
+                        }
+                    }
+                    finally
+                    {
+                        pinned.Free();
+                    }
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(row);
+                }
+                resampler.Finish();
+                return Displayed(header.Width, header.Height, orientation);
+            }
+        }
+
+        // Whole (reduced) image at once: PNG, WebP, GIF, bottom-up BMP. An interlaced PNG is charged three times: libpng
+        // keeps the image again at its stored depth (up to 8 bytes a pixel) beside the 4-byte output.
+        long pixelCount = (long)size.Width * size.Height;
+        if (codec.EncodedFormat == SKEncodedImageFormat.Png && IsInterlacedPng(bytes))
+        {
+            pixelCount *= 3;
+        }
+        using (_budget.Acquire(buffersInside ? Math.Max(pixelCount, (long)header.Width * header.Height) : pixelCount))
+        {
+            nint buffer = (nint)0;
+            try
+            {
+                unsafe
+                {
+                    buffer = (nint)NativeMemory.Alloc((nuint)info.BytesSize64);
+                }
+                SKCodecResult result = codec.GetPixels(info, buffer);
+                if (result == SKCodecResult.IncompleteInput)
+                {
+                    throw Truncated(path, format);
+                }
+                if (result != SKCodecResult.Success)
+                {
+                    throw new HouseImageException(path, ImageFailure.Corrupt, $"the {format} data is damaged ({result})");
+                }
+                unsafe
+                {
+                    for (int y = 0; y < size.Height; y++)
+                    {
+                        resampler.AddRow(new ReadOnlySpan<byte>((byte*)buffer + (long)y * info.RowBytes, info.RowBytes), !opaque);
+                    }
+                }
+            }
+            finally
+            {
+                unsafe
+                {
+                    NativeMemory.Free((void*)buffer);
+                }
+            }
+        }
+        resampler.Finish();
+        return Displayed(header.Width, header.Height, orientation);
+    }
+
+    private static HouseImageException Truncated(string path, string format) =>
+        new(path, ImageFailure.Corrupt, $"the {format} data is truncated (the file ends before the image does)");
+
+    /// <summary>
+    /// The smallest size the codec decodes to that still covers the target on both sides (JPEG: a multiple of 1/8 of
+    /// the photo, WebP: any; other formats: the photo's size), so that one resize follows with a proper filter.
+    /// </summary>
+    private static SKSizeI ScaledSize(SKCodec codec, int width, int height)
+    {
+        SKSizeI full = codec.Info.Size;
+        if (codec.EncodedFormat is not (SKEncodedImageFormat.Jpeg or SKEncodedImageFormat.Webp))
+        {
+            return full;
+        }
+        float scale = Math.Max((float)width / full.Width, (float)height / full.Height);
+        for (; scale < 1f; scale = Math.Min(1f, scale + 1f / 16))
+        {
+            SKSizeI size = codec.GetScaledDimensions(scale);
+            if (size.Width >= Math.Min(width, full.Width) && size.Height >= Math.Min(height, full.Height))
+            {
+                return size;
+            }
+        }
+        return full;
+    }
+
+    /// <summary>What a JPEG reduced by DCT scaling to n/8 spans (its size is rounded up); other decodes fill their size.</summary>
+    private static (double, double)? Extent(SKCodec codec, SKSizeI size)
+    {
+        SKSizeI full = codec.Info.Size;
+        if (codec.EncodedFormat != SKEncodedImageFormat.Jpeg || size == full)
+        {
+            return null;
+        }
+        for (int n = 1; n < 8; n++)
+        {
+            if ((full.Width * n + 7) / 8 == size.Width && (full.Height * n + 7) / 8 == size.Height)
+            {
+                return (full.Width * n / 8.0, full.Height * n / 8.0);
+            }
+        }
+        return null;
+    }
+
+    private static (int, int, int) Displayed(int width, int height, int orientation) =>
+        orientation is >= 5 and <= 8 ? (height, width, orientation) : (width, height, orientation);
+
+    /// <summary>A progressive (or lossless, arithmetic) JPEG: the frame marker before the first scan is not baseline.</summary>
+    internal static bool IsProgressiveJpeg(ReadOnlySpan<byte> bytes)
+    {
+        int i = 2;
+        while (i + 4 <= bytes.Length)
+        {
+            if (bytes[i] != 0xFF)
+            {
+                return false;
+            }
+            byte marker = bytes[i + 1];
+            if (marker == 0xFF)
+            {
+                i++;
+                continue;
+            }
+            if (marker is >= 0xC0 and <= 0xCF and not 0xC4 and not 0xC8 and not 0xCC)
+            {
+                return marker is not (0xC0 or 0xC1);
+            }
+            if (marker == 0xDA)
+            {
+                return false;
+            }
+            i += 2 + (bytes[i + 2] << 8 | bytes[i + 3]);
         }
         return false;
     }
 
-    private static void ToPlanarRgb(Image<Rgb24> image, float[] pixels)
+    /// <summary>The interlace byte of a PNG's header chunk (Adam7 = 1).</summary>
+    internal static bool IsInterlacedPng(ReadOnlySpan<byte> bytes) => bytes.Length > 28 && bytes[28] != 0;
+
+    private (int, int, int) DecodeWithImageSharp(string path, ArraySegment<byte> bytes,
+        Func<(int Width, int Height), (int Width, int Height)> target, float[] output)
     {
-        const int plane = InputSize * InputSize;
-        ArgumentOutOfRangeException.ThrowIfNotEqual(pixels.Length, 3 * plane, nameof(pixels));
+        using var header = new MemoryStream(bytes.Array!, bytes.Offset, bytes.Count, writable: false);
+        IImageInfo? info = Image.Identify(_configuration, header, out IImageFormat? format);
+        if (info is null || format is null)
+        {
+            throw new HouseImageException(path, ImageFailure.UnsupportedFormat, $"not an image in a supported format ({Supported})");
+        }
+        CheckDeclaredSize(path, info.Width, info.Height);
+        if (format.Name is "JPEG" or "PNG" or "GIF" or "BMP" or "Webp" or "WEBP")
+        {
+            // The faster decoder reads these and could not: ImageSharp would fill the damage with grey.
+            throw new HouseImageException(path, ImageFailure.Corrupt, $"the {format.Name} data is damaged");
+        }
+        int orientation = info.Metadata.ExifProfile?.GetValue(ExifTag.Orientation)?.Value is ushort o ? o : 1;
+        var (outWidth, outHeight) = target((info.Width, info.Height));
+        using var lease = _budget.Acquire((long)info.Width * info.Height);
+        using var image = Image.Load<Rgba32>(_configuration, bytes.AsSpan());
+        var resampler = new RowResampler(image.Width, image.Height, outWidth, outHeight, output);
+        byte[] premultiplied = new byte[4 * image.Width];
         image.ProcessPixelRows(rows =>
         {
             for (int y = 0; y < rows.Height; y++)
             {
-                Span<Rgb24> row = rows.GetRowSpan(y);
-                int offset = y * InputSize;
+                Span<Rgba32> row = rows.GetRowSpan(y);
                 for (int x = 0; x < row.Length; x++)
                 {
-                    pixels[offset + x] = row[x].R;
-                    pixels[plane + offset + x] = row[x].G;
-                    pixels[2 * plane + offset + x] = row[x].B;
+                    Rgba32 p = row[x];
+                    premultiplied[4 * x] = (byte)((p.R * p.A + 127) / 255);
+                    premultiplied[4 * x + 1] = (byte)((p.G * p.A + 127) / 255);
+                    premultiplied[4 * x + 2] = (byte)((p.B * p.A + 127) / 255);
+                    premultiplied[4 * x + 3] = p.A;
                 }
+                resampler.AddRow(premultiplied, hasAlpha: true);
             }
         });
+        resampler.Finish();
+        return Displayed(info.Width, info.Height, orientation);
     }
 }
