@@ -36,16 +36,24 @@ public sealed class FuzzTests(EmbedderFixture fixture, ITestOutputHelper output)
         Assert.True(report.Embedded > 0 && report.Refused.Values.Sum() > 0, report.ToString());
     }
 
+    /// <summary>Each finding, replayed: a valid vector (another decoder may read it) or a clear error naming the file.</summary>
     [Fact]
-    public void Every_earlier_finding_is_refused_as_a_damaged_file()
+    public void Every_earlier_finding_embeds_or_is_refused_with_a_clear_error()
     {
         var files = Directory.GetFiles(Folder("regressions")).Where(f => !f.EndsWith(".md", StringComparison.Ordinal)).ToArray();
         Assert.NotEmpty(files);
         foreach (string file in files)
         {
-            var e = Assert.Throws<HouseImageException>(() => fixture.Embedder.Embed(file));
-            Assert.Equal(file, e.Path);
-            Assert.Contains(file, e.Message);
+            try
+            {
+                var embedding = fixture.Embedder.Embed(file);
+                Assert.Null(HouseRecordCheck.VectorProblem(embedding.Vector, fixture.Embedder.Model.Dimension));
+            }
+            catch (HouseImageException e)
+            {
+                Assert.Equal(file, e.Path);
+                Assert.Contains(file, e.Message);
+            }
         }
     }
 
