@@ -87,6 +87,38 @@ Describe 'A full disk under the embedded store' {
     }
 }
 
+Describe 'A store on a read-only file system' {
+    BeforeAll {
+        $readOnly = Join-Path ([IO.Path]::GetTempPath()) "housesim-ro-$PID"
+        New-Item -ItemType Directory -Force $readOnly | Out-Null
+        & mount -t tmpfs -o size=4m tmpfs $readOnly
+        if ($LASTEXITCODE -ne 0) { throw "This test mounts a tmpfs at $readOnly and needs root on Linux." }
+    }
+
+    AfterAll {
+        & umount $readOnly
+        Remove-Item $readOnly -Recurse -Force -ErrorAction SilentlyContinue
+    }
+
+    It 'is one StoreReadOnly error naming the file, whatever the command, and the store is intact afterwards' {
+        $store = Join-Path $readOnly 'houses.db'
+        $photos | Select-Object -First 3 | Add-HouseVector -StorePath $store
+        & mount -o remount,ro $readOnly
+        foreach ($command in { Get-HouseCollection -StorePath $store },
+                             { Find-SimilarHouse $photos[0].FullName -StorePath $store },
+                             { $photos[5] | Add-HouseVector -StorePath $store }) {
+            $errors = @()
+            try { & $command -ErrorVariable +errors -ErrorAction SilentlyContinue | Out-Null }
+            catch { $errors += $_ }
+            $errors.Count | Should -Be 1 -Because "$command"
+            $errors[0].FullyQualifiedErrorId | Should -BeLike 'StoreReadOnly*'
+            $errors[0].Exception.Message | Should -BeLike "*'$store'*read-only*"
+        }
+        & mount -o remount,rw $readOnly
+        (Get-HouseCollection -StorePath $store).Count | Should -Be 3
+    }
+}
+
 Describe 'A damaged store file' {
     It 'is one StoreCorrupt error naming the file, whatever the command' {
         $store = Join-Path $TestDrive 'damaged.db'

@@ -534,10 +534,18 @@ public sealed class LocalStore : IHouseStore
             // SQLITE_IOERR: growing the WAL index (-shm) on a full disk fails as an I/O error, not as SQLITE_FULL.
             SqliteException { SqliteErrorCode: 10 } when VolumeNearlyFull(_file) => StoreFailure.StorageFull,
             SqliteException { SqliteErrorCode: 14 } when VolumeNearlyFull(_file) => StoreFailure.StorageFull, // SQLITE_CANTOPEN
+            // A WAL store on a read-only file system cannot make its WAL index, so even reading it fails to open.
+            SqliteException { SqliteErrorCode: 14 } when File.Exists(_file) && !Writable(_file) => StoreFailure.ReadOnly,
             IOException when VolumeNearlyFull(_file) => StoreFailure.StorageFull,
             UnauthorizedAccessException => StoreFailure.PermissionDenied,
             _ => StoreFailure.Other,
         };
+        if (kind == StoreFailure.ReadOnly && e is SqliteException { SqliteErrorCode: 14 })
+        {
+            return new HouseStoreException($"The local store '{_file}' could not {action} collection '{Collection}': the file " +
+                "cannot be written (a read-only file system or file), and SQLite needs to write beside it even to read it. " +
+                "Copy the store to a writable folder and use -StorePath.", e, kind, _file);
+        }
         if (kind == StoreFailure.StorageFull)
         {
             return new HouseStoreException($"The local store '{_file}' could not {action} collection '{Collection}': the disk is full. " +
@@ -546,6 +554,20 @@ public sealed class LocalStore : IHouseStore
         string cause = e is SqliteException sqlite ? sqlite.Message.Replace("SQLite Error " + sqlite.SqliteErrorCode + ": ", "") : e.Message;
         return new HouseStoreException($"The local store '{_file}' could not {action} collection '{Collection}': {cause.TrimEnd('.')}.",
             e, kind, _file);
+    }
+
+    /// <summary>Whether the file may be opened for writing (opened, not changed).</summary>
+    private static bool Writable(string file)
+    {
+        try
+        {
+            using var probe = new FileStream(file, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Less than 1 MiB left to this user on the volume that holds <paramref name="file"/>.</summary>
