@@ -7,6 +7,18 @@ BeforeAll {
     . (Join-Path $PSScriptRoot 'TestEnvironment.ps1')
     Set-TestDataHome 'housesim-reliability'
     $photos = @(Get-ChildItem $originals, $edits -File | Sort-Object FullName)
+
+    # The errors of a read, a search and an add on one store, one list per command (terminating or not).
+    function Get-StoreCommandErrors([string] $Store) {
+        foreach ($command in { Get-HouseCollection -StorePath $Store },
+                             { Find-SimilarHouse $photos[0].FullName -StorePath $Store },
+                             { $photos[5] | Add-HouseVector -StorePath $Store }) {
+            $errors = @()
+            try { & $command -ErrorVariable +errors -ErrorAction SilentlyContinue | Out-Null }
+            catch { $errors += $_ }
+            , $errors
+        }
+    }
 }
 
 AfterAll {
@@ -104,13 +116,8 @@ Describe 'A store on a read-only file system' {
         $store = Join-Path $readOnly 'houses.db'
         $photos | Select-Object -First 3 | Add-HouseVector -StorePath $store
         & mount -o remount,ro $readOnly
-        foreach ($command in { Get-HouseCollection -StorePath $store },
-                             { Find-SimilarHouse $photos[0].FullName -StorePath $store },
-                             { $photos[5] | Add-HouseVector -StorePath $store }) {
-            $errors = @()
-            try { & $command -ErrorVariable +errors -ErrorAction SilentlyContinue | Out-Null }
-            catch { $errors += $_ }
-            $errors.Count | Should -Be 1 -Because "$command"
+        foreach ($errors in Get-StoreCommandErrors $store) {
+            $errors.Count | Should -Be 1
             $errors[0].FullyQualifiedErrorId | Should -BeLike 'StoreReadOnly*'
             $errors[0].Exception.Message | Should -BeLike "*'$store'*read-only*"
         }
@@ -126,13 +133,8 @@ Describe 'A damaged store file' {
         $bytes = [IO.File]::ReadAllBytes($store)
         [Random]::new(1).NextBytes($bytes)
         [IO.File]::WriteAllBytes($store, $bytes)
-        foreach ($command in { Get-HouseCollection -StorePath $store },
-                             { Find-SimilarHouse $photos[0].FullName -StorePath $store },
-                             { $photos[0] | Add-HouseVector -StorePath $store }) {
-            $errors = @()
-            try { & $command -ErrorVariable +errors -ErrorAction SilentlyContinue | Out-Null }
-            catch { $errors += $_ }
-            $errors.Count | Should -Be 1 -Because "$command"
+        foreach ($errors in Get-StoreCommandErrors $store) {
+            $errors.Count | Should -Be 1
             $errors[0].FullyQualifiedErrorId | Should -BeLike 'StoreCorrupt*'
             $errors[0].CategoryInfo.Category | Should -Be 'InvalidData'
             $errors[0].Exception.Message | Should -BeLike "*'$store'*"

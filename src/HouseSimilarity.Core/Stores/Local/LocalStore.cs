@@ -532,11 +532,10 @@ public sealed class LocalStore : IHouseStore
             SqliteException { SqliteErrorCode: 3 or 23 } => StoreFailure.PermissionDenied, // SQLITE_PERM, SQLITE_AUTH
             SqliteException { SqliteErrorCode: 11 or 26 } => StoreFailure.Corrupt,     // SQLITE_CORRUPT, SQLITE_NOTADB
             // SQLITE_IOERR: growing the WAL index (-shm) on a full disk fails as an I/O error, not as SQLITE_FULL.
-            SqliteException { SqliteErrorCode: 10 } when VolumeNearlyFull(_file) => StoreFailure.StorageFull,
-            SqliteException { SqliteErrorCode: 14 } when VolumeNearlyFull(_file) => StoreFailure.StorageFull, // SQLITE_CANTOPEN
+            // SQLITE_CANTOPEN: the same when it cannot even create the WAL index.
+            SqliteException { SqliteErrorCode: 10 or 14 } or IOException when VolumeNearlyFull(_file) => StoreFailure.StorageFull,
             // A WAL store on a read-only file system cannot make its WAL index, so even reading it fails to open.
             SqliteException { SqliteErrorCode: 14 } when File.Exists(_file) && !Writable(_file) => StoreFailure.ReadOnly,
-            IOException when VolumeNearlyFull(_file) => StoreFailure.StorageFull,
             UnauthorizedAccessException => StoreFailure.PermissionDenied,
             _ => StoreFailure.Other,
         };
