@@ -17,7 +17,20 @@ public sealed class LocalStore : IHouseStore
 
     // Keyed by file and collection, and checked against the collection's change token (random, rewritten by every
     // change): two copies of one file, or a file replaced by another, can never answer with each other's vectors.
-    private static readonly ConcurrentDictionary<(string File, string Collection), Snapshot> Snapshots = new();
+    // Delta: the rows an index file does not hold yet (the whole collection when Delta is false).
+    private static readonly ConcurrentDictionary<(string File, string Collection, bool Delta), Snapshot> Snapshots = new();
+    // The mapped index file of each collection; a file is never changed once written, so its name identifies it.
+    private static readonly ConcurrentDictionary<(string File, string Collection), HnswIndex> Indexes = new();
+
+    /// <summary>
+    /// Collections with fewer rows are searched exactly by default (below this an exact scan is about as fast as the index, and
+    /// exact); larger ones through the HNSW index. Chosen by measurement (bench/RESULTS.md); HOUSESIM_INDEX_MIN_ROWS
+    /// sets another.
+    /// </summary>
+    public static int DefaultIndexMinRows =>
+        int.TryParse(Environment.GetEnvironmentVariable("HOUSESIM_INDEX_MIN_ROWS"), out int rows) && rows > 0 ? rows : 20_000;
+
+    private readonly int _indexMinRows;
 
     private readonly SqliteConnection _connection = null!;
     private readonly string _file;
@@ -36,9 +49,11 @@ public sealed class LocalStore : IHouseStore
     }
 
     /// <param name="busyTimeout">Seconds to wait for another writer before failing with <see cref="StoreFailure.Busy"/>.</param>
-    internal LocalStore(string? file, string collection, int busyTimeout)
+    /// <param name="indexMinRows">Where searches start to use the index (<see cref="DefaultIndexMinRows"/> when null).</param>
+    internal LocalStore(string? file, string collection, int busyTimeout, int? indexMinRows = null)
     {
         Collection = CollectionName.Validate(collection);
+        _indexMinRows = indexMinRows ?? DefaultIndexMinRows;
         _file = Path.GetFullPath(file ?? DefaultFile);
         // What this constructor made, removed again if the store cannot be created (a full disk must not leave an empty file).
         string? newFolder = FirstMissingFolder(Path.GetDirectoryName(_file)!);
@@ -108,39 +123,70 @@ public sealed class LocalStore : IHouseStore
     }
 
     // 2: the exclusions table. 3: collections.row_count, so that a collection's size is read, not counted.
-    private const int SchemaVersion = 3;
+    // 4: a key per row (never reused, so that an index file can say which rows it holds), the index record and the
+    // keys removed since the index was written.
+    private const int SchemaVersion = 4;
 
     private void CreateSchema()
     {
         Execute("PRAGMA journal_mode = WAL;");
         using var transaction = _connection.BeginTransaction(deferred: false);
+        // A store made before schema 4 keeps its vectors in a table without row keys: they move to the new table below.
+        bool keyless = Count("SELECT count(*) FROM sqlite_master WHERE name = 'vectors'") == 1
+            && Count("SELECT count(*) FROM pragma_table_info('vectors') WHERE name = 'key'") == 0;
+        if (keyless)
+        {
+            Execute("ALTER TABLE vectors RENAME TO vectors_v3;");
+        }
         Execute($"""
             CREATE TABLE IF NOT EXISTS collections (
                 name TEXT PRIMARY KEY, model_id TEXT NOT NULL, dimension INTEGER NOT NULL,
                 created_utc TEXT NOT NULL, generation INTEGER NOT NULL DEFAULT 0, row_count INTEGER NOT NULL DEFAULT 0);
             CREATE TABLE IF NOT EXISTS vectors (
+                key INTEGER PRIMARY KEY AUTOINCREMENT,
                 collection TEXT NOT NULL, id TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL,
                 width INTEGER NOT NULL, height INTEGER NOT NULL, added_utc TEXT NOT NULL, vector BLOB NOT NULL,
-                PRIMARY KEY (collection, id)) WITHOUT ROWID;
+                UNIQUE (collection, id));
+            CREATE TABLE IF NOT EXISTS removed_keys (
+                collection TEXT NOT NULL, key INTEGER NOT NULL, PRIMARY KEY (collection, key)) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS store (key TEXT PRIMARY KEY, value TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS exclusions (
                 collection TEXT NOT NULL, sha_a TEXT NOT NULL, sha_b TEXT NOT NULL, path_a TEXT NOT NULL, path_b TEXT NOT NULL,
                 added_utc TEXT NOT NULL, PRIMARY KEY (collection, sha_a, sha_b)) WITHOUT ROWID;
             INSERT INTO store (key, value) VALUES ('id', '{Guid.NewGuid():N}') ON CONFLICT (key) DO NOTHING;
             """);
-        // A store made by an older version: its collections get their counter, counted once.
-        using (var columns = Command("SELECT count(*) FROM pragma_table_info('collections') WHERE name = 'row_count'"))
+        if (keyless)
         {
-            if (Convert.ToInt64(columns.ExecuteScalar()) == 0)
+            Execute("""
+                INSERT INTO vectors (collection, id, path, sha256, width, height, added_utc, vector)
+                SELECT collection, id, path, sha256, width, height, added_utc, vector FROM vectors_v3 ORDER BY collection, id;
+                DROP TABLE vectors_v3;
+                """);
+        }
+        // Columns an older store lacks; its collections get their counter, counted once.
+        foreach (var (column, definition) in new[]
+        {
+            ("row_count", "INTEGER NOT NULL DEFAULT 0"), ("index_token", "TEXT"), ("index_key", "INTEGER NOT NULL DEFAULT 0"),
+            ("index_count", "INTEGER NOT NULL DEFAULT 0"), ("index_bytes", "INTEGER NOT NULL DEFAULT 0"),
+        })
+        {
+            if (Count($"SELECT count(*) FROM pragma_table_info('collections') WHERE name = '{column}'") == 0)
             {
-                Execute("""
-                    ALTER TABLE collections ADD COLUMN row_count INTEGER NOT NULL DEFAULT 0;
-                    UPDATE collections SET row_count = (SELECT count(*) FROM vectors v WHERE v.collection = collections.name);
-                    """);
+                Execute($"ALTER TABLE collections ADD COLUMN {column} {definition};");
+                if (column == "row_count")
+                {
+                    Execute("UPDATE collections SET row_count = (SELECT count(*) FROM vectors v WHERE v.collection = collections.name);");
+                }
             }
         }
         Execute($"PRAGMA user_version = {SchemaVersion};");
         transaction.Commit();
+    }
+
+    private long Count(string sql, params (string Name, object Value)[] parameters)
+    {
+        using var command = Command(sql, parameters);
+        return Convert.ToInt64(command.ExecuteScalar());
     }
 
     /// <summary>$XDG_DATA_HOME/HouseSimilarity/houses.db (on Windows under %LOCALAPPDATA%).</summary>
@@ -164,9 +210,9 @@ public sealed class LocalStore : IHouseStore
     private List<HouseCollection> ReadCollections(string? name)
     {
         using var command = Command("""
-            SELECT c.name, c.model_id, c.dimension, c.row_count
+            SELECT c.name, c.model_id, c.dimension, c.row_count, c.index_token IS NOT NULL AND c.row_count >= $min
             FROM collections c WHERE $name IS NULL OR c.name = $name ORDER BY c.name
-            """, ("$name", (object?)name ?? DBNull.Value));
+            """, ("$name", (object?)name ?? DBNull.Value), ("$min", _indexMinRows));
         using var reader = command.ExecuteReader();
         var result = new List<HouseCollection>();
         while (reader.Read())
@@ -175,6 +221,7 @@ public sealed class LocalStore : IHouseStore
             {
                 Name = reader.GetString(0), ModelId = reader.GetString(1), Dimension = reader.GetInt32(2),
                 Count = reader.GetInt64(3), Backend = Backend, Location = _file, Metric = "L2, L1",
+                IndexType = reader.GetBoolean(4) ? nameof(VectorIndexType.Hnsw) : nameof(VectorIndexType.Exact),
             });
         }
         return result;
@@ -193,33 +240,45 @@ public sealed class LocalStore : IHouseStore
     {
         var (modelId, dimension) = HouseStoreExtensions.CheckBatch(records);
         using var transaction = _connection.BeginTransaction(deferred: false);
-        EnsureCollection(modelId, dimension);
-        // Insert, or update the row that is there: only new rows count.
+        bool indexed = EnsureCollection(modelId, dimension);
+        // A replaced row is removed and inserted again: it gets a new key, so an index file never holds a stale vector
+        // under a live key. Only new rows count.
+        using var remove = Command("DELETE FROM vectors WHERE collection = $c AND id = $id RETURNING key", ("$c", Collection), ("$id", ""));
         using var insert = Command("""
             INSERT INTO vectors (collection, id, path, sha256, width, height, added_utc, vector)
-            VALUES ($c, $id, $path, $sha, $w, $h, $added, $vector) ON CONFLICT (collection, id) DO NOTHING
-            """, RecordParameters);
-        using var update = Command("""
-            UPDATE vectors SET path = $path, sha256 = $sha, width = $w, height = $h, added_utc = $added, vector = $vector
-            WHERE collection = $c AND id = $id
+            VALUES ($c, $id, $path, $sha, $w, $h, $added, $vector)
             """, RecordParameters);
         string added = DateTime.UtcNow.ToString("O");
-        long inserted = 0;
+        long replaced = 0;
         foreach (var record in records)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            byte[] vector = MemoryMarshal.AsBytes(record.Vector.AsSpan()).ToArray();
-            if (Bind(insert, record, added, vector).ExecuteNonQuery() == 1)
+            remove.Parameters["$id"].Value = record.Id;
+            if (remove.ExecuteScalar() is long oldKey)
             {
-                inserted++;
-                continue;
+                replaced++;
+                RemovedFromIndex(oldKey, indexed);
             }
-            Bind(update, record, added, vector).ExecuteNonQuery();
+            Bind(insert, record, added, MemoryMarshal.AsBytes(record.Vector.AsSpan()).ToArray()).ExecuteNonQuery();
         }
-        using var count = Command("UPDATE collections SET row_count = row_count + $n WHERE name = $c", ("$c", Collection), ("$n", inserted));
+        using var count = Command("UPDATE collections SET row_count = row_count + $n WHERE name = $c",
+            ("$c", Collection), ("$n", records.Count - replaced));
         count.ExecuteNonQuery();
         BumpGeneration();
         transaction.Commit();
+    }
+
+    /// <summary>
+    /// Remembers a removed key for the next index update, which takes it out of the graph. Searches skip it anyway
+    /// (its row is gone); the list is kept only where an index is or may soon be.
+    /// </summary>
+    private void RemovedFromIndex(long key, bool indexed)
+    {
+        if (indexed)
+        {
+            using var tombstone = Command("INSERT OR IGNORE INTO removed_keys (collection, key) VALUES ($c, $k)", ("$c", Collection), ("$k", key));
+            tombstone.ExecuteNonQuery();
+        }
     }
 
     private static SqliteCommand Bind(SqliteCommand command, HouseEmbedding record, string added, byte[] vector)
@@ -237,9 +296,11 @@ public sealed class LocalStore : IHouseStore
     private (string, object)[] RecordParameters =>
         [("$c", Collection), ("$id", ""), ("$path", ""), ("$sha", ""), ("$w", 0), ("$h", 0), ("$added", ""), ("$vector", Array.Empty<byte>())];
 
-    private void EnsureCollection(string modelId, int dimension)
+    /// <summary>Creates the collection on first use; whether it has (or may soon have) an index.</summary>
+    private bool EnsureCollection(string modelId, int dimension)
     {
-        using var read = Command("SELECT model_id, dimension FROM collections WHERE name = $c", ("$c", Collection));
+        using var read = Command("SELECT model_id, dimension, index_token IS NOT NULL OR row_count >= $min FROM collections WHERE name = $c",
+            ("$c", Collection), ("$min", _indexMinRows));
         using (var reader = read.ExecuteReader())
         {
             if (reader.Read())
@@ -252,13 +313,14 @@ public sealed class LocalStore : IHouseStore
                 {
                     throw new ArgumentException($"The records have {dimension} dimensions; the collection has {reader.GetInt32(1)}.");
                 }
-                return;
+                return reader.GetBoolean(2);
             }
         }
         using var create = Command(
             "INSERT INTO collections (name, model_id, dimension, created_utc) VALUES ($c, $m, $d, $t)",
             ("$c", Collection), ("$m", modelId), ("$d", dimension), ("$t", DateTime.UtcNow.ToString("O")));
         create.ExecuteNonQuery();
+        return false;
     }
 
     /// <summary>
@@ -275,19 +337,21 @@ public sealed class LocalStore : IHouseStore
         CancellationToken cancellationToken = default) =>
         (await SearchManyAsync([query], k, options, cancellationToken))[0];
 
-    /// <summary>One exact pass over the vectors for all queries together (blocks of rows shared by every query).</summary>
+    /// <summary>
+    /// L2 searches of a collection of at least <see cref="DefaultIndexMinRows"/> rows ask its HNSW index and scan the rows
+    /// added since the index was written; every other search is one exact pass over the vectors for all queries
+    /// together (blocks of rows shared by every query).
+    /// </summary>
     public Task<IReadOnlyList<IReadOnlyList<Neighbour>>> SearchManyAsync(IReadOnlyList<float[]> queries, int k,
         SearchOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
-        Snapshot snapshot = Run("search", LoadSnapshot);
-        foreach (var query in queries)
+        if (!options.Exact && options.Metric == DistanceMetric.L2 && Run("search", () => IndexedSearch(queries, k, options, cancellationToken)) is { } found)
         {
-            if (snapshot.Ids.Length > 0 && query.Length != snapshot.Dimension)
-            {
-                throw new ArgumentException($"The query has {query.Length} dimensions; the collection has {snapshot.Dimension}.");
-            }
+            return Task.FromResult(found);
         }
+        Snapshot snapshot = Run("search", () => LoadSnapshot(delta: false));
+        CheckDimensions(queries, snapshot.Ids.Length > 0 ? snapshot.Dimension : null);
         var nearest = snapshot.Nearest(queries, k, options, cancellationToken);
         var result = new IReadOnlyList<Neighbour>[queries.Count];
         for (int q = 0; q < queries.Count; q++)
@@ -297,41 +361,336 @@ public sealed class LocalStore : IHouseStore
         return Task.FromResult<IReadOnlyList<IReadOnlyList<Neighbour>>>(result);
     }
 
-    private Snapshot LoadSnapshot()
+    private static void CheckDimensions(IReadOnlyList<float[]> queries, int? dimension)
     {
-        var key = (_file, Collection);
-        Snapshots.TryGetValue(key, out var cached);
-        // One read transaction: the token and the rows it stands for are read from the same state of the file, so a
-        // writer that removes rows meanwhile never leaves a snapshot labelled with a token it does not match.
-        using var transaction = _connection.BeginTransaction(deferred: true);
-        using var read = Command("SELECT generation, dimension FROM collections WHERE name = $c", ("$c", Collection));
-        long generation;
-        int dimension;
-        using (var reader = read.ExecuteReader())
+        if (dimension is int d && queries.FirstOrDefault(q => q.Length != d) is { } query)
         {
-            if (!reader.Read())
-            {
-                return Snapshot.Empty;
-            }
-            generation = reader.GetInt64(0);
-            dimension = reader.GetInt32(1);
+            throw new ArgumentException($"The query has {query.Length} dimensions; the collection has {d}.");
         }
-        if (cached is not null && cached.Generation == generation && cached.Dimension == dimension)
+    }
+
+    /// <summary>
+    /// The search through the index, or null when the collection is small enough to scan, or has no index that agrees
+    /// with its rows and none can be built (a read-only store): then the exact scan answers.
+    /// </summary>
+    private IReadOnlyList<IReadOnlyList<Neighbour>>? IndexedSearch(IReadOnlyList<float[]> queries, int k, SearchOptions options,
+        CancellationToken ct)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            using (var transaction = _connection.BeginTransaction(deferred: true))
+            {
+                var state = ReadState();
+                if (state is null || state.Rows < _indexMinRows)
+                {
+                    return null;
+                }
+                if (OpenIndex(state) is { } index)
+                {
+                    CheckDimensions(queries, state.Dimension);
+                    return IndexedSearch(index, state, queries, k, options, ct);
+                }
+            }
+            // Missing, or not the file the store recorded (a copied store, a damaged or foreign file): built again.
+            if (attempt > 0 || !TryUpdateIndex(rebuild: true, ct))
+            {
+                return null;
+            }
+        }
+    }
+
+    private IReadOnlyList<IReadOnlyList<Neighbour>> IndexedSearch(HnswIndex index, CollectionState state, IReadOnlyList<float[]> queries,
+        int k, SearchOptions options, CancellationToken ct)
+    {
+        var delta = LoadSnapshot(delta: true, state);
+        // Entries of removed or replaced rows still in the graph: asked for on top of k, and skipped below.
+        long dead = Math.Max(0, index.Count - (state.Rows - delta.Ids.Length));
+        int ask = (int)Math.Min(index.Count, k + dead);
+        double bound = options.MaxDistance ?? double.PositiveInfinity;
+        var hits = new (ulong Key, double Distance)[queries.Count][];
+        Parallel.For(0, queries.Count, new ParallelOptions { CancellationToken = ct, MaxDegreeOfParallelism = Environment.ProcessorCount }, q =>
+        {
+            // The distances are computed again from the vectors, as the exact scan computes them.
+            hits[q] = index.Search(queries[q], ask)
+                .Select(key => (key, index.Vector(key) is { } v ? VectorMath.L2(queries[q], v) : double.NaN))
+                .Where(h => h.Item2 <= bound).ToArray();
+        });
+        // Keys to Ids, in this transaction: a key whose row is gone is a removed or replaced photo.
+        var ids = new Dictionary<ulong, string>();
+        using (var lookup = Command("SELECT id FROM vectors WHERE key = $k AND collection = $c", ("$c", Collection), ("$k", 0L)))
+        {
+            foreach (ulong key in hits.SelectMany(h => h).Select(h => h.Key).Distinct())
+            {
+                lookup.Parameters["$k"].Value = (long)key;
+                if (lookup.ExecuteScalar() is string id)
+                {
+                    ids[key] = id;
+                }
+            }
+        }
+        var recent = delta.Ids.Length > 0 ? delta.Nearest(queries, k, options, ct) : null;
+        var result = new IReadOnlyList<Neighbour>[queries.Count];
+        for (int q = 0; q < queries.Count; q++)
+        {
+            var merged = hits[q].Where(h => ids.ContainsKey(h.Key)).Select(h => new Neighbour(ids[h.Key], h.Distance));
+            if (recent is not null)
+            {
+                merged = merged.Concat(recent[q].Select(n => new Neighbour(delta.Ids[n.Index], n.Distance)));
+            }
+            result[q] = merged.OrderBy(n => n.Distance).ThenBy(n => n.Id, StringComparer.Ordinal).Take(k).ToList();
+        }
+        return result;
+    }
+
+    /// <summary>What one read of the collections table says of a collection.</summary>
+    private sealed record CollectionState(long Generation, int Dimension, long Rows, IndexRecord? Index);
+
+    private CollectionState? ReadState()
+    {
+        using var read = Command("""
+            SELECT generation, dimension, row_count, index_token, index_key, index_count, index_bytes FROM collections WHERE name = $c
+            """, ("$c", Collection));
+        using var reader = read.ExecuteReader();
+        if (!reader.Read())
+        {
+            return null;
+        }
+        var index = reader.IsDBNull(3) ? null : new IndexRecord(reader.GetString(3), reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6));
+        return new CollectionState(reader.GetInt64(0), reader.GetInt32(1), reader.GetInt64(2), index);
+    }
+
+    /// <summary>
+    /// The mapped index file the store records, checked against it (size, vector count, and the first and last rows
+    /// it holds compared with the store's), or null when there is none or it does not agree.
+    /// </summary>
+    private HnswIndex? OpenIndex(CollectionState state)
+    {
+        if (state.Index is not { } record)
+        {
+            return null;
+        }
+        string file = HnswIndex.PathFor(_file, Collection, record.Token);
+        if (Indexes.TryGetValue((_file, Collection), out var cached) && cached.File == file)
         {
             return cached;
         }
-        var snapshot = ReadSnapshot(generation, dimension);
+        HnswIndex index;
+        try
+        {
+            index = HnswIndex.OpenView(file, record, state.Dimension);
+        }
+        catch (InvalidDataException)
+        {
+            return null;
+        }
+        if (!HoldsRows(index, record))
+        {
+            index.Dispose();
+            return null;
+        }
+        // The file it replaces stays mapped until collected: a search on another thread may still be reading it.
+        Indexes[(_file, Collection)] = index;
+        return index;
+    }
+
+    /// <summary>Whether the index holds the first and the last rows it should, with the store's vectors.</summary>
+    private bool HoldsRows(HnswIndex index, IndexRecord record)
+    {
+        // "+collection": the rows are found by key (the row id), not through the (collection, id) index.
+        using var sample = Command("""
+            SELECT key, vector FROM (SELECT key, vector FROM vectors WHERE key <= $k AND +collection = $c ORDER BY key DESC LIMIT 2)
+            UNION ALL SELECT key, vector FROM (SELECT key, vector FROM vectors WHERE key <= $k AND +collection = $c ORDER BY key LIMIT 1)
+            """, ("$c", Collection), ("$k", record.CoveredKey));
+        using var reader = sample.ExecuteReader();
+        while (reader.Read())
+        {
+            var stored = MemoryMarshal.Cast<byte, float>((byte[])reader.GetValue(1));
+            if (index.Vector((ulong)reader.GetInt64(0)) is not { } vector || !stored.SequenceEqual(vector))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    public Task<bool> FinishIngestAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult(Run("index", () => TryUpdateIndex(rebuild: false, cancellationToken)));
+
+    /// <summary>
+    /// Brings the index up to date where it is due: built when a collection reaches <see cref="DefaultIndexMinRows"/> or its
+    /// file does not agree with the rows (or <paramref name="rebuild"/>), caught up when the rows added or removed since
+    /// it was written reach 1/32 of it (until then searches scan them exactly). True when a file was written.
+    /// </summary>
+    private bool TryUpdateIndex(bool rebuild, CancellationToken ct)
+    {
+        CollectionState? state;
+        bool catchUp;
+        using (var transaction = _connection.BeginTransaction(deferred: true))
+        {
+            state = ReadState();
+            if (state is null || state.Rows < _indexMinRows)
+            {
+                return false;
+            }
+            catchUp = !rebuild && state.Index is { } record && OpenIndex(state) is not null;
+            if (catchUp)
+            {
+                long added = Count("SELECT count(*) FROM vectors WHERE key > $k AND +collection = $c", ("$c", Collection), ("$k", state.Index!.CoveredKey));
+                long removed = Count("SELECT count(*) FROM removed_keys WHERE collection = $c", ("$c", Collection));
+                if (added + removed < Math.Max(1024, state.Index.Count / 32))
+                {
+                    return false;
+                }
+                // Removed nodes stay in the graph as detours: past 1/8 of it, a new graph is better than a patched one.
+                catchUp = removed < state.Index.Count / 8;
+            }
+        }
+        WriteIndex(state.Index, catchUp, ct);
+        return true;
+    }
+
+    /// <summary>
+    /// Writes a new index file from one consistent read of the rows (a catch-up: the current file, less the removed
+    /// keys, plus the rows added since), then records it, unless another writer recorded a newer one meanwhile.
+    /// </summary>
+    private void WriteIndex(IndexRecord? basis, bool catchUp, CancellationToken ct)
+    {
+        HnswIndex index;
+        long covered;
+        var seenRemoved = new List<long>();
+        using (var transaction = _connection.BeginTransaction(deferred: true))
+        {
+            var state = ReadState();
+            if (state is null || state.Index?.Token != basis?.Token)
+            {
+                return;
+            }
+            using (var removed = Command("SELECT key FROM removed_keys WHERE collection = $c", ("$c", Collection)))
+            using (var reader = removed.ExecuteReader())
+            {
+                while (reader.Read())
+                {
+                    seenRemoved.Add(reader.GetInt64(0));
+                }
+            }
+            covered = catchUp ? basis!.CoveredKey : 0;
+            index = catchUp ? HnswIndex.Load(HnswIndex.PathFor(_file, Collection, basis!.Token), basis, state.Dimension) : HnswIndex.New(state.Dimension);
+            try
+            {
+                foreach (long key in catchUp ? seenRemoved : [])
+                {
+                    index.Remove((ulong)key);
+                }
+                using var rows = Command(catchUp
+                    ? "SELECT key, vector FROM vectors WHERE key > $k AND +collection = $c ORDER BY key"
+                    : "SELECT key, vector FROM vectors WHERE collection = $c", ("$c", Collection), ("$k", covered));
+                using var reader = rows.ExecuteReader();
+                var chunk = new List<(ulong, float[])>(16_384);
+                while (true)
+                {
+                    bool more = reader.Read();
+                    if (more && reader.GetBytes(1, 0, null, 0, 0) == state.Dimension * sizeof(float))
+                    {
+                        long key = reader.GetInt64(0);
+                        covered = Math.Max(covered, key);
+                        chunk.Add(((ulong)key, MemoryMarshal.Cast<byte, float>((byte[])reader.GetValue(1)).ToArray()));
+                    }
+                    if (chunk.Count == chunk.Capacity || (!more && chunk.Count > 0))
+                    {
+                        index.Add(chunk, ct);
+                        chunk.Clear();
+                    }
+                    if (!more)
+                    {
+                        break;
+                    }
+                }
+            }
+            catch
+            {
+                index.Dispose();
+                throw;
+            }
+        }
+        // Written outside the read: other writers go on meanwhile, and the file is recorded only if none of them
+        // recorded another one.
+        IndexRecord written;
+        try
+        {
+            written = index.Save(_file, Collection) with { CoveredKey = covered };
+        }
+        finally
+        {
+            index.Dispose();
+        }
+        using (var transaction = _connection.BeginTransaction(deferred: false))
+        {
+            if (ReadState()?.Index?.Token != basis?.Token)
+            {
+                HnswIndex.TryDelete(HnswIndex.PathFor(_file, Collection, written.Token));
+                return;
+            }
+            using var record = Command("""
+                UPDATE collections SET index_token = $t, index_key = $k, index_count = $n, index_bytes = $b WHERE name = $c
+                """, ("$c", Collection), ("$t", written.Token), ("$k", written.CoveredKey), ("$n", written.Count), ("$b", written.Bytes));
+            record.ExecuteNonQuery();
+            using var forget = Command("DELETE FROM removed_keys WHERE collection = $c AND key = $k", ("$c", Collection), ("$k", 0L));
+            foreach (long key in seenRemoved)
+            {
+                forget.Parameters["$k"].Value = key;
+                forget.ExecuteNonQuery();
+            }
+            transaction.Commit();
+        }
+        RemoveIndexFiles(except: written.Token);
+    }
+
+    /// <summary>The collection's other index files: replaced ones, and any a killed writer left.</summary>
+    private void RemoveIndexFiles(string? except)
+    {
+        foreach (string file in HnswIndex.FilesOf(_file, Collection))
+        {
+            bool current = except is not null && file == HnswIndex.PathFor(_file, Collection, except);
+            // Another writer may be saving a temporary file right now: only old ones are left-overs.
+            bool inProgress = file.EndsWith(".tmp", StringComparison.Ordinal) && File.GetLastWriteTimeUtc(file) > DateTime.UtcNow.AddHours(-1);
+            if (!current && !inProgress)
+            {
+                HnswIndex.TryDelete(file);
+            }
+        }
+    }
+
+    private Snapshot LoadSnapshot(bool delta, CollectionState? known = null)
+    {
+        var key = (_file, Collection, delta);
+        Snapshots.TryGetValue(key, out var cached);
+        // One read transaction: the token and the rows it stands for are read from the same state of the file, so a
+        // writer that removes rows meanwhile never leaves a snapshot labelled with a token it does not match.
+        using var transaction = known is null ? _connection.BeginTransaction(deferred: true) : null;
+        var state = known ?? ReadState();
+        if (state is null)
+        {
+            return Snapshot.Empty;
+        }
+        long after = delta ? state.Index!.CoveredKey : 0;
+        if (cached is not null && cached.Generation == state.Generation && cached.Dimension == state.Dimension && cached.AfterKey == after)
+        {
+            return cached;
+        }
+        var snapshot = ReadSnapshot(state.Generation, state.Dimension, after);
         Snapshots[key] = snapshot;
         return snapshot;
     }
 
-    private Snapshot ReadSnapshot(long generation, int dimension)
+    /// <summary>The rows with keys above <paramref name="afterKey"/> (0: all), in Id order.</summary>
+    private Snapshot ReadSnapshot(long generation, int dimension, long afterKey)
     {
-        using var count = Command("SELECT count(*) FROM vectors WHERE collection = $c", ("$c", Collection));
-        int n = Convert.ToInt32(count.ExecuteScalar());
+        // The rows after a key are found by key (the row id); the whole collection through its (collection, id) index.
+        string where = afterKey > 0 ? "key > $k AND +collection = $c" : "collection = $c";
+        int n = (int)Count($"SELECT count(*) FROM vectors WHERE {where}", ("$c", Collection), ("$k", afterKey));
         var ids = new string[n];
         var matrix = new float[(long)n * dimension];
-        using var read = Command("SELECT id, vector FROM vectors WHERE collection = $c ORDER BY id", ("$c", Collection));
+        using var read = Command($"SELECT id, vector FROM vectors WHERE {where} ORDER BY id", ("$c", Collection), ("$k", afterKey));
         using var reader = read.ExecuteReader();
         int row = 0;
         // Each vector is read through one buffer straight into the matrix: no array per row to collect.
@@ -353,7 +712,7 @@ public sealed class LocalStore : IHouseStore
             Array.Resize(ref ids, row);
             Array.Resize(ref matrix, row * dimension);
         }
-        return new Snapshot(generation, dimension, ids, matrix);
+        return new Snapshot(generation, dimension, afterKey, ids, matrix);
     }
 
     public Task<IReadOnlyList<HouseRecord>> GetManyAsync(IReadOnlyList<string> ids, CancellationToken cancellationToken = default) =>
@@ -403,10 +762,13 @@ public sealed class LocalStore : IHouseStore
         Task.FromResult(Run("remove a record from", () =>
         {
             using var transaction = _connection.BeginTransaction(deferred: false);
-            using var delete = Command("DELETE FROM vectors WHERE collection = $c AND id = $id", ("$c", Collection), ("$id", id));
-            bool removed = delete.ExecuteNonQuery() > 0;
-            if (removed)
+            using var delete = Command("DELETE FROM vectors WHERE collection = $c AND id = $id RETURNING key", ("$c", Collection), ("$id", id));
+            bool removed = false;
+            if (delete.ExecuteScalar() is long key)
             {
+                removed = true;
+                RemovedFromIndex(key, Count("SELECT count(*) FROM collections WHERE name = $c AND (index_token IS NOT NULL OR row_count >= $min)",
+                    ("$c", Collection), ("$min", _indexMinRows)) > 0);
                 using var count = Command("UPDATE collections SET row_count = row_count - 1 WHERE name = $c", ("$c", Collection));
                 count.ExecuteNonQuery();
                 BumpGeneration();
@@ -481,10 +843,15 @@ public sealed class LocalStore : IHouseStore
             vectors.ExecuteNonQuery();
             using var exclusions = Command("DELETE FROM exclusions WHERE collection = $c", ("$c", Collection));
             exclusions.ExecuteNonQuery();
+            using var removed = Command("DELETE FROM removed_keys WHERE collection = $c", ("$c", Collection));
+            removed.ExecuteNonQuery();
             using var collection = Command("DELETE FROM collections WHERE name = $c", ("$c", Collection));
             bool dropped = collection.ExecuteNonQuery() > 0;
             transaction.Commit();
-            Snapshots.TryRemove((_file, Collection), out _);
+            Snapshots.TryRemove((_file, Collection, false), out _);
+            Snapshots.TryRemove((_file, Collection, true), out _);
+            Indexes.TryRemove((_file, Collection), out _);
+            RemoveIndexFiles(except: null);
             return dropped;
         }));
 
@@ -585,10 +952,10 @@ public sealed class LocalStore : IHouseStore
         }
     }
 
-    /// <summary>The vectors of one collection generation, rows in Id order.</summary>
-    private sealed record Snapshot(long Generation, int Dimension, string[] Ids, float[] Matrix)
+    /// <summary>The vectors of one collection generation (all, or those after a key), rows in Id order.</summary>
+    private sealed record Snapshot(long Generation, int Dimension, long AfterKey, string[] Ids, float[] Matrix)
     {
-        public static Snapshot Empty { get; } = new(-1, 0, [], []);
+        public static Snapshot Empty { get; } = new(-1, 0, 0, [], []);
 
         /// <summary>Rows compared per block: a block (here 512 KB) stays in cache while every query is compared with it.</summary>
         private const int BlockRows = 1024;
