@@ -198,3 +198,61 @@ Describe 'Remove-HouseVector in another process while this one searches' {
         (Get-HouseCollection -StorePath $store).Count | Should -Be $photos.Count
     }
 }
+
+Describe 'An ingest killed while it writes the HNSW index' {
+    It 'never leaves an index that disagrees with the rows: after each kill every photo is found as itself' {
+        $store = Join-Path $TestDrive 'killed-index.db'
+        $log = Join-Path $TestDrive 'rounds.txt'
+        $model = (Get-HouseEmbedding $photos[0].FullName).ModelId
+        # A small switch point, so that a few thousand vectors are searched through the index; each round adds 1100 vectors
+        # (enough changes for a new index file), so the process spends much of its time writing index files.
+        $script = "`$env:HOUSESIM_INDEX_MIN_ROWS = '500'; Import-Module '$modulePath'; `$ProgressPreference = 'SilentlyContinue'
+            `$rng = [Random]::new(`$PID)
+            for (`$round = 0; ; `$round++) {
+                `$batch = foreach (`$i in 1..1100) {
+                    `$v = [float[]]::new(128)
+                    for (`$j = 0; `$j -lt 128; `$j++) { `$v[`$j] = `$rng.NextDouble() - 0.5 }
+                    `$norm = [Math]::Sqrt([Linq.Enumerable]::Sum([double[]]`$v.ForEach({ `$_ * `$_ })))
+                    for (`$j = 0; `$j -lt 128; `$j++) { `$v[`$j] = `$v[`$j] / `$norm }
+                    `$id = '/syn/{0}-{1}-{2}.jpg' -f `$PID, `$round, `$i
+                    [pscustomobject]@{ Id = `$id; Path = `$id; Sha256 = ('{0:x64}' -f `$i); Width = 1; Height = 1; ModelId = '$model'; Vector = `$v }
+                }
+                `$batch | Add-HouseVector -StorePath '$store'
+                Add-Content -LiteralPath '$log' -Value `$round
+            }"
+        $encoded = [Convert]::ToBase64String([Text.Encoding]::Unicode.GetBytes($script))
+        $env:HOUSESIM_INDEX_MIN_ROWS = '500'
+        try {
+            $random = [Random]::new()
+            $killedWriting = 0
+            foreach ($kill in 1..4) {
+                Remove-Item $log -ErrorAction SilentlyContinue
+                $process = Start-Process $pwshPath -ArgumentList '-NoProfile', '-EncodedCommand', $encoded -PassThru
+                try {
+                    $deadline = [DateTime]::UtcNow.AddSeconds(120)
+                    while (-not ((Test-Path $log) -and @(Get-Content $log).Count -ge 1) -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
+                    Test-Path $log | Should -BeTrue -Because 'the ingest must have finished a round before it is killed'
+                    if ($kill % 2) {
+                        # Killed as it saves a file (the temporary file exists), or at most a few seconds later.
+                        $deadline = [DateTime]::UtcNow.AddSeconds(5)
+                        while (-not (Get-ChildItem $TestDrive -Filter 'killed-index.db.default.*.hnsw.tmp') -and [DateTime]::UtcNow -lt $deadline) { }
+                    }
+                    else { Start-Sleep -Milliseconds $random.Next(0, 1500) }
+                }
+                finally { $process.Kill(); $process.WaitForExit() }
+                if (Get-ChildItem $TestDrive -Filter 'killed-index.db.default.*.hnsw.tmp') { $killedWriting++ }
+
+                $collection = Get-HouseCollection -StorePath $store
+                $collection.IndexType | Should -Be 'Hnsw'
+                $errors = @()
+                $ids = @(Get-HouseVector -StorePath $store -NoVector | Get-Random -Count 25).Id
+                foreach ($id in $ids) {
+                    (Find-SimilarHouse -Id $id -StorePath $store -Top 1 -IncludeSelf -ErrorVariable +errors).Id | Should -Be $id
+                }
+                $errors | Should -BeNullOrEmpty
+            }
+            Write-Host "  (killed while an index file was being written: $killedWriting of 4)"
+        }
+        finally { Remove-Item Env:HOUSESIM_INDEX_MIN_ROWS }
+    }
+}
