@@ -1,12 +1,12 @@
 namespace HouseSimilarity.Stores.Local;
 
-/// <summary>The embedded default store: one SQLite file, searched exactly.</summary>
+/// <summary>The embedded default store: one SQLite file, searched exactly, through an HNSW index from 20,000 rows.</summary>
 public sealed class LocalStoreProvider : HouseStoreProvider
 {
     public const string BackendName = "Local";
 
     public override string Name => BackendName;
-    public override string Description => "the embedded store: one SQLite file (-StorePath), exact search";
+    public override string Description => "the embedded store: one SQLite file (-StorePath), exact search; an HNSW index from 20,000 rows";
     public override StoreSetting Accepts => StoreSetting.StorePath;
     public override StoreSetting Implies => StoreSetting.StorePath;
     public override IReadOnlyList<VectorIndexType> IndexTypes { get; } = [VectorIndexType.Exact];
