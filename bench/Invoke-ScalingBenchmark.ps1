@@ -23,15 +23,16 @@
     5. Find-HouseDuplicate over the collection in a new pwsh, as bench/Invoke-DuplicateBenchmark.ps1 runs it (after a
        warm-up scan of the sample photos): wall time and peak working set of that pwsh.
     Then the collection is removed (unless -Keep) before the next size. Every cell is a measured value: a step that
-    fails, or prints nothing, stops the run with an error instead of leaving a blank.
+    fails, or prints nothing, stops the run with an error instead of leaving a blank; the figures of each finished
+    step are also written to runs.json under -Work as they come, so a long run keeps them.
 
     The server: -ConnectionString, else $env:HOUSESIM_PG_CONNECTION, else tools/test-postgres.sh starts one. The HNSW
     build runs with maintenance_work_mem = -MaintenanceWorkMem (the searches with the server's defaults).
 
     How long it takes on the 2-core development machine (AMD EPYC, shared with other work):
-    - 10k, both backends: measured 1 min 13 s (30 s Local, 40 s PgVector, the rest the embeddings cache check and the
-      table); the first run also builds bench/ScalingBenchmark.cs (about 20 s) and, once per model, embeds the 1200
-      development photos (about 80 s). 30k, both backends: measured about 2 min.
+    - 10k, both backends: measured 43 s to 1 min 13 s in three runs (Local 17 to 30 s, PgVector 25 to 40 s, the rest
+      the embeddings cache check and the table); the first run also builds bench/ScalingBenchmark.cs (about 20 s) and,
+      once per model, embeds the 1200 development photos (about 80 s). 30k, both backends: measured about 2 min.
     - 100k: estimated 5 to 8 minutes, from the 100k store and duplicate benchmarks: Find-HouseDuplicate about 45 s on
       Local and 95 s on PgVector, the HNSW build 15 to 30 s, the rest a few seconds each.
     - 1M: estimated 1.5 to 2.5 hours. Find-HouseDuplicate dominates: about 16 minutes or more on PgVector (10x its
@@ -176,6 +177,8 @@ foreach ($size in $Sizes) {
         $r['total_s'] = '{0:F0}' -f $clock.Elapsed.TotalSeconds
         Write-Host "[$label] $(($r.GetEnumerator() | Sort-Object Name | ForEach-Object { "$($_.Name)=$($_.Value)" }) -join ', ')"
         $runs[$label] = $r
+        # Kept as measured, so that a long run's figures outlive a failure further on.
+        $runs | ConvertTo-Json -Depth 3 | Set-Content (Join-Path $Work 'runs.json')
     }
 }
 
