@@ -8,6 +8,7 @@
 //             pair precision and recall of the groups found (one line of tab-separated Ids per group) against those groups.
 // Prints key=value lines on stdout.
 #:project ../src/HouseSimilarity.Core/HouseSimilarity.Core.csproj
+#:include BenchSupport.cs
 
 using System.Globalization;
 using System.Security.Cryptography;
@@ -55,25 +56,11 @@ Report("real_originals", realOriginals.Count);
 
 // Synthetic photos, each like a photo of another house; a share of them get 1 to 4 near copies (noise of an edit's size).
 int synthetic = count - rows;
-int made = 0;
-for (int g = 0; made < synthetic; g++)
+foreach (var (id, v) in Vectors.Archive(realOriginals, synthetic, copyGroups, random))
 {
-    var center = Distractor(realOriginals, random);
-    int copies = g < copyGroups ? random.Next(1, 5) : 0;
-    if (made + 1 + copies > synthetic) copies = synthetic - made - 1;
-    if (copies == 0)
-    {
-        records.Add(Record($"syn/d{g:D6}", center));
-    }
-    else
-    {
-        records.Add(Record($"syn/c{g:D6}/0", center));
-        for (int c = 1; c <= copies; c++)
-            records.Add(Record($"syn/c{g:D6}/{c}", Perturb(center, random, 0.1 + 0.35 * random.NextDouble())));
-    }
-    made += 1 + copies;
+    records.Add(Record(id, v));
 }
-Report("synthetic_copy_groups", Math.Min(copyGroups, made));
+Report("synthetic_copy_groups", Math.Min(copyGroups, synthetic));
 File.WriteAllLines(options.Get("ids"), records.Select(r => r.Id));
 
 // How alike the synthetic photos are to the collection, beside the real ones: the distance from a sample of each to its
@@ -116,35 +103,6 @@ HouseEmbedding Record(string id, float[] v) => new()
     Width = 1024, Height = 768, ModelId = modelId, Vector = v,
 };
 
-// A photo of another house: a real photo pushed far enough away (noise of norm 1.5..2.0, 56..63 degrees) that it is
-// about as far from it, and from every other photo, as photos of different houses are from one another.
-static float[] Distractor(List<float[]> real, Random random) =>
-    Perturb(real[random.Next(real.Count)], random, 1.5 + 0.5 * random.NextDouble());
-
-static float[] Perturb(float[] v, Random random, double radius)
-{
-    var noise = new double[v.Length];
-    double norm = 0, vnorm = 0;
-    for (int j = 0; j < v.Length; j++)
-    {
-        double u1 = 1.0 - random.NextDouble(), u2 = random.NextDouble();
-        noise[j] = Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
-        norm += noise[j] * noise[j];
-        vnorm += (double)v[j] * v[j];
-    }
-    double scale = radius / Math.Sqrt(norm), unit = 1 / Math.Sqrt(vnorm);
-    var result = new float[v.Length];
-    double length = 0;
-    for (int j = 0; j < v.Length; j++)
-    {
-        result[j] = (float)(v[j] * unit + scale * noise[j]);
-        length += (double)result[j] * result[j];
-    }
-    float inv = (float)(1 / Math.Sqrt(length));
-    for (int j = 0; j < v.Length; j++) result[j] *= inv;
-    return result;
-}
-
 // The true group of an Id: real photos by their listing photo, synthetic copies by their synthetic original.
 static string Truth(string id) => id.StartsWith("syn/d", StringComparison.Ordinal) ? id : id[..id.LastIndexOf('/')];
 
@@ -179,25 +137,4 @@ void Score(List<string[]> found)
     Report("real_synthetic_pairs", mixed);
     Report("synthetic_pair_precision", F((double)synTrue / (synFound + mixed)));
     Report("synthetic_pair_recall", F((double)synTrue / synTruth));
-}
-
-sealed class Args(Dictionary<string, string> values)
-{
-    public static Args Parse(string[] args)
-    {
-        var values = new Dictionary<string, string>(StringComparer.Ordinal);
-        for (int i = 0; i < args.Length; i++)
-        {
-            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
-                throw new ArgumentException($"Expected --name value pairs, got '{args[i]}'.");
-            values[args[i][2..]] = args[++i];
-        }
-        return new Args(values);
-    }
-
-    public string Get(string name, string? fallback = null) =>
-        values.TryGetValue(name, out var v) ? v : fallback ?? throw new ArgumentException($"--{name} is required.");
-
-    public int GetInt(string name, int fallback) =>
-        values.TryGetValue(name, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
 }

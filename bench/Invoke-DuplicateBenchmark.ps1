@@ -23,7 +23,8 @@ param(
 )
 $ErrorActionPreference = 'Stop'
 $root = Resolve-Path (Join-Path $PSScriptRoot '..')
-$pwsh = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
+. (Join-Path $PSScriptRoot 'BenchCommon.ps1')
+$pwsh = $BenchPwsh
 $Module = Resolve-Path $Module
 if (-not (Test-Path (Join-Path $Module 'HouseSimilarity.psd1'))) { throw "No built module in ${Module}: run ./build.ps1 first." }
 if (-not $ConnectionString) {
@@ -32,12 +33,6 @@ if (-not $ConnectionString) {
 }
 $work = Join-Path $root 'out' 'bench'
 New-Item -ItemType Directory -Force $work | Out-Null
-function Read-Values($lines) {
-    $values = @{}
-    foreach ($line in $lines) { if ($line -match '^([a-z0-9_]+)=(.*)$') { $values[$Matches[1]] = $Matches[2] } }
-    $values
-}
-
 # 1. Real copies with known groups, once per model.
 $models = Join-Path $Module 'bin' 'models'
 $modelHash = (Get-FileHash (Join-Path $models 'house.onnx') -Algorithm SHA256).Hash.Substring(0, 12).ToLowerInvariant()
@@ -53,39 +48,17 @@ $program = Join-Path $PSScriptRoot 'DuplicateBenchmark.cs'
 $storeFile = Join-Path $work 'dupes.db'
 $ids = Join-Path $work 'dupes.ids'
 $collection = "bench_dupes_$PID"
-$made = Read-Values (& dotnet run -c Release $program -- make --battery $battery --count $Count --local $storeFile --ids $ids `
+$made = Read-BenchValue (& dotnet run -c Release $program -- make --battery $battery --count $Count --local $storeFile --ids $ids `
         --connection $ConnectionString --collection $collection)
 if ($LASTEXITCODE -ne 0) { throw "bench/DuplicateBenchmark.cs make failed ($LASTEXITCODE)." }
 
 # 3. The cmdlet, in a new pwsh per store.
 function Measure-Scan([string] $Label, [string] $StoreArguments) {
     $groupsFile = Join-Path $work "groups-$Label.tsv"
-    $lines = & $pwsh -NoProfile -Command "
-        `$ErrorActionPreference = 'Stop'
-        Import-Module '$Module/HouseSimilarity.psd1'
-        `$null = Find-HouseDuplicate -Path '$root/out/samples/originals'
-        `$self = [Diagnostics.Process]::GetCurrentProcess()
-        `$self.Refresh(); `$before = `$self.PeakWorkingSet64
-        `$watch = [Diagnostics.Stopwatch]::StartNew()
-        `$groups = @(Find-HouseDuplicate $StoreArguments -Verbose 4>&1 | ForEach-Object {
-            if (`$_ -is [Management.Automation.VerboseRecord]) { if (`$_.Message -like 'Threshold*') { 'verbose=' + `$_.Message } } else { `$_ } })
-        `$watch.Stop()
-        `$self.Refresh()
-        'wall_s={0:F1}' -f `$watch.Elapsed.TotalSeconds
-        'peak_before_mib={0:F0}' -f (`$before / 1MB)
-        'peak_mib={0:F0}' -f (`$self.PeakWorkingSet64 / 1MB)
-        `$found = `$groups | Where-Object { `$_ -isnot [string] }
-        `$groups | Where-Object { `$_ -is [string] }
-        'groups={0}' -f `$found.Count
-        'threshold={0:F3}' -f `$found[0].Threshold
-        Set-Content '$groupsFile' (`$found | ForEach-Object { `$_.Members.Id -join [char]9 })
-    "
-    if ($LASTEXITCODE -ne 0) { throw "Find-HouseDuplicate on $Label failed ($LASTEXITCODE)." }
-    $scan = Read-Values $lines
-    $score = Read-Values (& dotnet run -c Release $program -- evaluate --groups $groupsFile --ids $ids)
+    $scan = Measure-DuplicateScan -Module $Module -Samples "$root/out/samples/originals" -StoreArguments $StoreArguments -GroupsFile $groupsFile
+    $score = Read-BenchValue (& dotnet run -c Release $program -- evaluate --groups $groupsFile --ids $ids)
     if ($LASTEXITCODE -ne 0) { throw "bench/DuplicateBenchmark.cs evaluate failed ($LASTEXITCODE)." }
     foreach ($key in $score.Keys) { $scan[$key] = $score[$key] }
-    $scan['verbose'] = ($lines | Where-Object { $_ -like 'verbose=*' }) -replace '^verbose=', ''
     Write-Host "${Label}: $(($scan.GetEnumerator() | Sort-Object Name | ForEach-Object { "$($_.Name)=$($_.Value)" }) -join ', ')"
     $scan
 }
@@ -95,7 +68,7 @@ $pg = Measure-Scan 'pgvector' "-Backend PgVector -ConnectionString '$ConnectionS
 
 # 4. The record.
 $vectorMiB = [double]$made['vector_bytes'] / 1MB
-$cpu = (Get-Content /proc/cpuinfo -ErrorAction SilentlyContinue | Select-String '^model name' | Select-Object -First 1) -replace '.*:\s*', ''
+$cpu = Get-BenchCpu
 function Row([string] $measure, [string] $key, [string] $format = '{0}') {
     "| $measure | $($format -f $local[$key]) | $($format -f $pg[$key]) |"
 }

@@ -21,40 +21,18 @@ param(
 )
 $ErrorActionPreference = 'Stop'
 $root = Resolve-Path (Join-Path $PSScriptRoot '..')
-$pwsh = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
+. (Join-Path $PSScriptRoot 'BenchCommon.ps1')
 $Module = Resolve-Path $Module
 if (-not (Test-Path (Join-Path $Module 'HouseSimilarity.psd1'))) { throw "No built module in ${Module}: run ./build.ps1 first." }
-if (-not (Test-Path $Photos)) { throw "The photos to embed are not in $Photos." }
 if (-not $ConnectionString) {
     $ConnectionString = & bash (Join-Path $root 'tools' 'test-postgres.sh') start | Select-Object -Last 1
     if ($LASTEXITCODE -ne 0) { throw 'tools/test-postgres.sh start failed.' }
 }
 
 # 1. The real embeddings, once per model.
-$model = Join-Path $Module 'bin' 'models' 'house.onnx'
-$modelHash = (Get-FileHash $model -Algorithm SHA256).Hash.Substring(0, 12).ToLowerInvariant()
-$cache = Join-Path $root 'out' 'bench'
-New-Item -ItemType Directory -Force $cache | Out-Null
-$vectors = Join-Path $cache "embeddings-$modelHash.bin"
-$modelIdFile = "$vectors.model"
-if (-not (Test-Path $vectors) -or -not (Test-Path $modelIdFile)) {
-    Write-Host "Embedding the photos in $Photos with Get-HouseEmbedding (once per model)..."
-    & $pwsh -NoProfile -Command "
-        `$ErrorActionPreference = 'Stop'
-        Import-Module '$Module/HouseSimilarity.psd1'
-        `$e = @(Get-ChildItem '$Photos' -Filter *.jpg | Sort-Object Name | Get-HouseEmbedding)
-        `$w = [IO.BinaryWriter]::new([IO.File]::Create('$vectors.tmp'))
-        try {
-            `$w.Write([int]`$e.Count); `$w.Write([int]`$e[0].Vector.Count)
-            foreach (`$x in `$e) { foreach (`$f in `$x.Vector) { `$w.Write([single]`$f) } }
-        } finally { `$w.Dispose() }
-        Set-Content '$modelIdFile' `$e[0].ModelId
-        Write-Host ('{0} photos embedded' -f `$e.Count)
-    "
-    if ($LASTEXITCODE -ne 0) { throw 'Embedding the photos failed.' }
-    Move-Item "$vectors.tmp" $vectors -Force
-}
-$modelId = (Get-Content $modelIdFile -Raw).Trim()
+$embeddings = Get-BenchEmbedding -Module $Module -Photos $Photos -Cache (Join-Path $root 'out' 'bench')
+$vectors = $embeddings.File
+$modelId = $embeddings.ModelId
 
 # 2. The stores, all in one process and one run.
 Write-Host "Store benchmark at $Count vectors..."
@@ -62,14 +40,13 @@ $program = Join-Path $PSScriptRoot 'StoreBenchmark.cs'
 $lines = & dotnet run -c Release $program -- --embeddings $vectors --model-id $modelId --connection $ConnectionString `
     --count $Count --rows-sample $RowByRowSample
 if ($LASTEXITCODE -ne 0) { throw "bench/StoreBenchmark.cs failed ($LASTEXITCODE)." }
-$r = @{}
-foreach ($line in $lines) { if ($line -match '^([a-z0-9_]+)=(.*)$') { $r[$Matches[1]] = $Matches[2] } }
+$r = Read-BenchValue $lines
 function N([string] $key) { [double]::Parse($r[$key], [Globalization.CultureInfo]::InvariantCulture) }
 
 $server = & bash -c "psql --version 2>/dev/null" 2>$null
 $pgvector = (Get-ChildItem /usr/share/postgresql/*/extension/vector.control -ErrorAction SilentlyContinue | Select-Object -First 1 |
     Get-Content | Select-String "default_version" | ForEach-Object { $_ -replace ".*=\s*'?([^']*)'?", '$1' })
-$cpu = (Get-Content /proc/cpuinfo -ErrorAction SilentlyContinue | Select-String '^model name' | Select-Object -First 1) -replace '.*:\s*', ''
+$cpu = Get-BenchCpu
 $copyRatio = (N 'copy_rows_per_s') / (N 'rowbyrow_rows_per_s')
 $sameRatio = (N 'copy_sample_rows_per_s') / (N 'rowbyrow_rows_per_s')
 $bigRatio = (N 'copy_big_rows_per_s') / (N 'rowbyrow_rows_per_s')

@@ -3,6 +3,7 @@
 // with Get-HouseEmbedding and writes them to --embeddings; this program prints key=value lines on stdout.
 //   dotnet run bench/StoreBenchmark.cs -- --embeddings FILE --model-id ID --connection CS [--count 100000] ...
 #:project ../src/HouseSimilarity.Core/HouseSimilarity.Core.csproj
+#:include BenchSupport.cs
 
 using System.Diagnostics;
 using System.Globalization;
@@ -54,7 +55,7 @@ for (int i = 0; i < count; i++)
 }
 // Queries: re-uploads of known photos (a real embedding plus a small perturbation), none of them stored.
 var queries = Enumerable.Range(0, queryCount)
-    .Select(_ => Vectors.Perturb(real[random.Next(real.Count)], random, 0.05 + 0.25 * random.NextDouble()))
+    .Select(_ => Vectors.Reupload(real, random))
     .ToList();
 Report("vectors", count);
 Report("real_vectors", Math.Min(real.Count, count));
@@ -124,9 +125,9 @@ try
         Log($"run {rep + 1}: row by row {rowsRates[^1]:F0} rows/s, COPY {copySampleRates[^1]:F0} rows/s ({sample.Count} rows)");
     }
     Report("rowbyrow_rows", sample.Count);
-    Report("rowbyrow_rows_per_s", Percentile(rowsRates, 50).ToString("F0", CultureInfo.InvariantCulture));
+    Report("rowbyrow_rows_per_s", Stats.Percentile(rowsRates, 50).ToString("F0", CultureInfo.InvariantCulture));
     Report("rowbyrow_runs", string.Join(" / ", rowsRates.Select(r => r.ToString("N0", CultureInfo.InvariantCulture))));
-    Report("copy_sample_rows_per_s", Percentile(copySampleRates, 50).ToString("F0", CultureInfo.InvariantCulture));
+    Report("copy_sample_rows_per_s", Stats.Percentile(copySampleRates, 50).ToString("F0", CultureInfo.InvariantCulture));
     Report("copy_sample_runs", string.Join(" / ", copySampleRates.Select(r => r.ToString("N0", CultureInfo.InvariantCulture))));
 
     var copy = new PgVectorStore(Pg(), $"bench_copy_{suffix}");
@@ -206,14 +207,14 @@ try
     var hnswLatency = await Latencies(copy, queries, warmup: 20, hnswIds);
     Summarise("hnsw", hnswLatency);
     Report("hnsw_ef_search", PgVectorStore.EfSearchFor(top, null));
-    Report("hnsw_recall_at_10", Recall(hnswIds, exactIds).ToString("F4", CultureInfo.InvariantCulture));
+    Report("hnsw_recall_at_10", Stats.Recall(hnswIds, exactIds).ToString("F4", CultureInfo.InvariantCulture));
 
     var hnsw40 = new PgVectorStore(Pg(o => o.EfSearch = 40), copy.Collection);
     var hnsw40Ids = new List<string[]>();
     var hnsw40Latency = await Latencies(hnsw40, queries, warmup: 5, hnsw40Ids);
     Summarise("hnsw40", hnsw40Latency);
-    Report("hnsw40_recall_at_10", Recall(hnsw40Ids, exactIds).ToString("F4", CultureInfo.InvariantCulture));
-    Log($"recall@{top}: ef_search {PgVectorStore.EfSearchFor(top, null)} {Recall(hnswIds, exactIds):F4}, ef_search 40 {Recall(hnsw40Ids, exactIds):F4}");
+    Report("hnsw40_recall_at_10", Stats.Recall(hnsw40Ids, exactIds).ToString("F4", CultureInfo.InvariantCulture));
+    Log($"recall@{top}: ef_search {PgVectorStore.EfSearchFor(top, null)} {Stats.Recall(hnswIds, exactIds):F4}, ef_search 40 {Stats.Recall(hnsw40Ids, exactIds):F4}");
 
     // A harder set for recall: new photos made as the synthetic data is (not near one stored photo in particular).
     var fresh = Enumerable.Range(0, exactQueries).Select(_ => Vectors.Synthetic(real, random)).ToList();
@@ -224,9 +225,9 @@ try
     var freshHnsw40 = new List<string[]>();
     await Latencies(hnsw40, fresh, warmup: 0, freshHnsw40);
     Report("fresh_queries", fresh.Count);
-    Report("fresh_hnsw_recall_at_10", Recall(freshHnsw, freshExact).ToString("F4", CultureInfo.InvariantCulture));
-    Report("fresh_hnsw40_recall_at_10", Recall(freshHnsw40, freshExact).ToString("F4", CultureInfo.InvariantCulture));
-    Log($"recall@{top}, new photos: ef_search {PgVectorStore.EfSearchFor(top, null)} {Recall(freshHnsw, freshExact):F4}, ef_search 40 {Recall(freshHnsw40, freshExact):F4}");
+    Report("fresh_hnsw_recall_at_10", Stats.Recall(freshHnsw, freshExact).ToString("F4", CultureInfo.InvariantCulture));
+    Report("fresh_hnsw40_recall_at_10", Stats.Recall(freshHnsw40, freshExact).ToString("F4", CultureInfo.InvariantCulture));
+    Log($"recall@{top}, new photos: ef_search {PgVectorStore.EfSearchFor(top, null)} {Stats.Recall(freshHnsw, freshExact):F4}, ef_search 40 {Stats.Recall(freshHnsw40, freshExact):F4}");
     var fd1 = new List<double>();
     var fd10 = new List<double>();
     foreach (var m in await ((IHouseStore)exact).SearchManyAsync(fresh, top, new SearchOptions { Exact = true }))
@@ -239,9 +240,9 @@ try
     var batchQueries = queries.Take(exactQueries).ToList();
     double batchedSeconds = await Time(() => ((IHouseStore)copy).SearchManyAsync(batchQueries, top, SearchOptions.Default));
     Report("hnsw_batched_queries_per_s", (batchQueries.Count / batchedSeconds).ToString("F0", CultureInfo.InvariantCulture));
-    Report("hnsw_single_queries_per_s", (1000 / Percentile(hnswLatency, 50)).ToString("F0", CultureInfo.InvariantCulture));
-    Report("fresh_median_distance_1st", Percentile(fd1, 50).ToString("F3", CultureInfo.InvariantCulture));
-    Report("fresh_median_distance_10th", Percentile(fd10, 50).ToString("F3", CultureInfo.InvariantCulture));
+    Report("hnsw_single_queries_per_s", (1000 / Stats.Percentile(hnswLatency, 50)).ToString("F0", CultureInfo.InvariantCulture));
+    Report("fresh_median_distance_1st", Stats.Percentile(fd1, 50).ToString("F3", CultureInfo.InvariantCulture));
+    Report("fresh_median_distance_10th", Stats.Percentile(fd10, 50).ToString("F3", CultureInfo.InvariantCulture));
 
     // -----------------------------------------------------------------------------------------------------------
     // The embedded store, same vectors, same queries.
@@ -261,7 +262,7 @@ try
         var localIds = new List<string[]>();
         var localLatency = await Latencies(local, queries, warmup: 5, localIds);
         Summarise("local", localLatency);
-        Report("local_vs_pg_exact_agreement", Recall(localIds.Take(exactIds.Count).ToList(), exactIds).ToString("F4", CultureInfo.InvariantCulture));
+        Report("local_vs_pg_exact_agreement", Stats.Recall(localIds.Take(exactIds.Count).ToList(), exactIds).ToString("F4", CultureInfo.InvariantCulture));
     }
 
     // Distances of the queries to their neighbours, for context.
@@ -272,8 +273,8 @@ try
         d1.Add(m[0].Distance);
         d10.Add(m[^1].Distance);
     }
-    Report("median_distance_1st", Percentile(d1, 50).ToString("F3", CultureInfo.InvariantCulture));
-    Report("median_distance_10th", Percentile(d10, 50).ToString("F3", CultureInfo.InvariantCulture));
+    Report("median_distance_1st", Stats.Percentile(d1, 50).ToString("F3", CultureInfo.InvariantCulture));
+    Report("median_distance_10th", Stats.Percentile(d10, 50).ToString("F3", CultureInfo.InvariantCulture));
 }
 finally
 {
@@ -328,27 +329,9 @@ async Task<List<double>> Latencies(IHouseStore store, List<float[]> qs, int warm
 void Summarise(string name, List<double> ms)
 {
     Report($"{name}_queries", ms.Count);
-    Report($"{name}_p50_ms", Percentile(ms, 50).ToString("F2", CultureInfo.InvariantCulture));
-    Report($"{name}_p95_ms", Percentile(ms, 95).ToString("F2", CultureInfo.InvariantCulture));
-    Log($"{name}: p50 {Percentile(ms, 50):F2} ms, p95 {Percentile(ms, 95):F2} ms over {ms.Count} queries");
-}
-
-static double Recall(List<string[]> approximate, List<string[]> truth)
-{
-    double sum = 0;
-    for (int i = 0; i < truth.Count; i++)
-    {
-        sum += approximate[i].Intersect(truth[i]).Count() / (double)truth[i].Length;
-    }
-    return sum / truth.Count;
-}
-
-static double Percentile(List<double> values, double p)
-{
-    var sorted = values.OrderBy(x => x).ToList();
-    double rank = p / 100 * (sorted.Count - 1);
-    int lo = (int)Math.Floor(rank), hi = (int)Math.Ceiling(rank);
-    return sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo);
+    Report($"{name}_p50_ms", Stats.Percentile(ms, 50).ToString("F2", CultureInfo.InvariantCulture));
+    Report($"{name}_p95_ms", Stats.Percentile(ms, 95).ToString("F2", CultureInfo.InvariantCulture));
+    Log($"{name}: p50 {Stats.Percentile(ms, 50):F2} ms, p95 {Stats.Percentile(ms, 95):F2} ms over {ms.Count} queries");
 }
 
 static async Task<double> Time(Func<Task> work)
@@ -356,96 +339,4 @@ static async Task<double> Time(Func<Task> work)
     var clock = Stopwatch.StartNew();
     await work();
     return clock.Elapsed.TotalSeconds;
-}
-
-static class Vectors
-{
-    /// <summary>int32 count, int32 dimension, then count x dimension float32, little-endian.</summary>
-    public static List<float[]> Read(string file)
-    {
-        using var reader = new BinaryReader(File.OpenRead(file));
-        int n = reader.ReadInt32(), d = reader.ReadInt32();
-        var result = new List<float[]>(n);
-        for (int i = 0; i < n; i++)
-        {
-            var v = new float[d];
-            for (int j = 0; j < d; j++)
-            {
-                v[j] = reader.ReadSingle();
-            }
-            result.Add(v);
-        }
-        return result;
-    }
-
-    /// <summary>
-    /// Another photo "like" the real ones: a real embedding, half the time pulled up to 30 % towards a second one
-    /// (a similar house), plus Gaussian noise of L2 norm 0.15..0.7 (near re-uploads to other rooms of the street),
-    /// renormalised to unit length as the model's output is.
-    /// </summary>
-    public static float[] Synthetic(List<float[]> real, Random random)
-    {
-        var a = real[random.Next(real.Count)];
-        var v = (float[])a.Clone();
-        if (random.NextDouble() < 0.5)
-        {
-            var b = real[random.Next(real.Count)];
-            float w = (float)(0.3 * random.NextDouble());
-            for (int j = 0; j < v.Length; j++)
-            {
-                v[j] += w * (b[j] - a[j]);
-            }
-        }
-        return Perturb(v, random, 0.15 + 0.55 * random.NextDouble());
-    }
-
-    /// <summary><paramref name="v"/> plus Gaussian noise of L2 norm <paramref name="radius"/>, renormalised.</summary>
-    public static float[] Perturb(float[] v, Random random, double radius)
-    {
-        var noise = new double[v.Length];
-        double norm = 0;
-        for (int j = 0; j < v.Length; j++)
-        {
-            double u1 = 1.0 - random.NextDouble(), u2 = random.NextDouble();
-            noise[j] = Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
-            norm += noise[j] * noise[j];
-        }
-        double scale = radius / Math.Sqrt(norm);
-        var result = new float[v.Length];
-        double length = 0;
-        for (int j = 0; j < v.Length; j++)
-        {
-            result[j] = (float)(v[j] + noise[j] * scale);
-            length += result[j] * (double)result[j];
-        }
-        float inverse = (float)(1 / Math.Sqrt(length));
-        for (int j = 0; j < v.Length; j++)
-        {
-            result[j] *= inverse;
-        }
-        return result;
-    }
-}
-
-sealed class Args(Dictionary<string, string> values)
-{
-    public static Args Parse(string[] args)
-    {
-        var values = new Dictionary<string, string>(StringComparer.Ordinal);
-        for (int i = 0; i < args.Length; i++)
-        {
-            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
-            {
-                throw new ArgumentException($"Expected --name value pairs, got '{args[i]}'.");
-            }
-            values[args[i][2..]] = args[++i];
-        }
-        return new Args(values);
-    }
-
-    public string Get(string name, string? fallback = null) =>
-        values.TryGetValue(name, out var v) ? v : fallback ?? throw new ArgumentException($"--{name} is required.");
-
-    public int GetInt(string name, int fallback) =>
-        values.TryGetValue(name, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
 }
