@@ -174,6 +174,8 @@ public sealed class EmbeddingTests(EmbedderFixture fixture, ITestOutputHelper ou
         {
             Assert.Equal(Embedder.Model.Id, built.Model.Id);
         }
+        // Read without loading the network: the same metadata, the same checks.
+        Assert.Equal(Embedder.Model, HouseEmbedder.ReadModelInfo(path, requireHash: true));
 
         // 64 KB of weights overwritten with NaN: ONNX Runtime would load it, the hash does not.
         byte[] good = File.ReadAllBytes(path), bad = (byte[])good.Clone();
@@ -181,6 +183,7 @@ public sealed class EmbeddingTests(EmbedderFixture fixture, ITestOutputHelper ou
         File.WriteAllBytes(path, bad);
         var tampered = Assert.Throws<InvalidDataException>(() => new HouseEmbedder(path, requireHash: true));
         Assert.Contains($"'{path}' is not the one this module was built with", tampered.Message);
+        Assert.Equal(tampered.Message, Assert.Throws<InvalidDataException>(() => HouseEmbedder.ReadModelInfo(path, requireHash: true)).Message);
         Assert.Contains("./build.ps1", tampered.Message);
 
         // Without a hash to check, the NaN vectors it makes are refused photo by photo, never returned.
@@ -195,6 +198,7 @@ public sealed class EmbeddingTests(EmbedderFixture fixture, ITestOutputHelper ou
         File.WriteAllBytes(path, good[..4096]);
         var truncated = Assert.Throws<InvalidDataException>(() => new HouseEmbedder(path));
         Assert.Contains($"'{path}' cannot be loaded", truncated.Message);
+        Assert.Contains($"'{path}' cannot be read", Assert.Throws<InvalidDataException>(() => HouseEmbedder.ReadModelInfo(path)).Message);
         Assert.Contains("./build.ps1", truncated.Message);
     }
 
@@ -215,6 +219,7 @@ public sealed class EmbeddingTests(EmbedderFixture fixture, ITestOutputHelper ou
             }));
         var error = Assert.Throws<InvalidDataException>(() => new HouseEmbedder(path));
         Assert.Contains($"implausible metadata ({problem}", error.Message);
+        Assert.Equal(error.Message, Assert.Throws<InvalidDataException>(() => HouseEmbedder.ReadModelInfo(path)).Message);
     }
 
     /// <summary>Collections made with a head that pooled differently are refused, so the pooling is part of the id.</summary>

@@ -60,17 +60,61 @@ public sealed class HouseEmbedder : IDisposable
         }
         _inputs = [.. _session.InputNames];
         _outputs = [.. _session.OutputNames];
-        var metadata = _session.ModelMetadata.CustomMetadataMap;
-        string Read(string key) => metadata.TryGetValue(key, out string? value)
-            ? value : throw new InvalidDataException($"The model '{modelPath}' has no '{key}' metadata; {Rebuild}.");
-        Model = new HouseModelInfo(Read(HouseModelInfo.IdKey), Read(HouseModelInfo.NameKey),
-            int.TryParse(Read(HouseModelInfo.DimensionKey), NumberStyles.None, CultureInfo.InvariantCulture, out int dimension) ? dimension : -1,
-            double.TryParse(Read(HouseModelInfo.ThresholdKey), NumberStyles.Float, CultureInfo.InvariantCulture, out double threshold) ? threshold : double.NaN);
-        if (MetadataProblem(Model) is { } problem)
+        try
+        {
+            Model = ModelInfo(modelPath, _session.ModelMetadata.CustomMetadataMap);
+        }
+        catch (InvalidDataException)
         {
             _session.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The model's metadata, checked as the constructor checks it (hash, plausible values), read from the file without
+    /// loading the network: what a search by stored Id needs (the threshold), in a fraction of the time.
+    /// </summary>
+    public static HouseModelInfo ReadModelInfo(string modelPath, bool requireHash = false)
+    {
+        if (!File.Exists(modelPath))
+        {
+            throw new FileNotFoundException($"The model '{modelPath}' is missing; {Rebuild}.", modelPath);
+        }
+        VerifyHash(modelPath, requireHash);
+        var metadata = new Dictionary<string, string>();
+        try
+        {
+            // ModelProto field 14: metadata_props, (key 1, value 2) pairs; the graph (field 7) is only sliced, not parsed.
+            foreach (var field in Onnx.Proto.Parse(File.ReadAllBytes(modelPath)).Where(f => f.Number == 14 && f.WireType == 2))
+            {
+                var entry = Onnx.Proto.Parse(field.Bytes);
+                if (entry.FirstOrDefault(f => f.Number == 1).Bytes is { Length: > 0 } key)
+                {
+                    metadata[System.Text.Encoding.UTF8.GetString(key.Span)] =
+                        System.Text.Encoding.UTF8.GetString(entry.FirstOrDefault(f => f.Number == 2).Bytes.Span);
+                }
+            }
+        }
+        catch (Exception e) when (e is InvalidDataException or ArgumentOutOfRangeException or IndexOutOfRangeException or OverflowException)
+        {
+            throw new InvalidDataException($"The model '{modelPath}' cannot be read ({e.Message.Trim()}); {Rebuild}.", e);
+        }
+        return ModelInfo(modelPath, metadata);
+    }
+
+    private static HouseModelInfo ModelInfo(string modelPath, IReadOnlyDictionary<string, string> metadata)
+    {
+        string Read(string key) => metadata.TryGetValue(key, out string? value)
+            ? value : throw new InvalidDataException($"The model '{modelPath}' has no '{key}' metadata; {Rebuild}.");
+        var model = new HouseModelInfo(Read(HouseModelInfo.IdKey), Read(HouseModelInfo.NameKey),
+            int.TryParse(Read(HouseModelInfo.DimensionKey), NumberStyles.None, CultureInfo.InvariantCulture, out int dimension) ? dimension : -1,
+            double.TryParse(Read(HouseModelInfo.ThresholdKey), NumberStyles.Float, CultureInfo.InvariantCulture, out double threshold) ? threshold : double.NaN);
+        if (MetadataProblem(model) is { } problem)
+        {
             throw new InvalidDataException($"The model '{modelPath}' has implausible metadata ({problem}); {Rebuild}.");
         }
+        return model;
     }
 
     private const string Rebuild = "rebuild the module with ./build.ps1 (or reinstall it)";

@@ -27,7 +27,7 @@ public sealed class CompareHouseImageCommand : HouseCmdletBase
     [ValidateRange(0.0, 2.0)]
     public double Threshold { get; set; } = double.NaN;
 
-    private double DuplicateThreshold => double.IsNaN(Threshold) ? Embedder.Model.DuplicateThreshold : Threshold;
+    private double DuplicateThreshold => double.IsNaN(Threshold) ? Model.DuplicateThreshold : Threshold;
 
     protected override void ProcessRecord()
     {

@@ -144,14 +144,14 @@ public sealed class FindHouseDuplicateCommand : HouseCollectionCmdletBase
         var calibration = Calibration;
         if (calibration is null)
         {
-            threshold = double.IsNaN(Threshold) ? Embedder.Model.DuplicateThreshold : Threshold;
+            threshold = double.IsNaN(Threshold) ? Model.DuplicateThreshold : Threshold;
             WriteWarning("This module has no duplicate calibration for its model: probabilities are not given, and the threshold " +
                          $"{threshold:F3} does not follow the collection size (rebuild with ./build.ps1 -Task Model).");
         }
         else if (double.IsNaN(Threshold))
         {
             // Unrelated pairs grow with the square of the collection: keep about one false pair per 1,000 photos.
-            threshold = Math.Min(Embedder.Model.DuplicateThreshold, calibration.ThresholdFor(photos, Math.Max(1, photos / 1000.0)));
+            threshold = Math.Min(Model.DuplicateThreshold, calibration.ThresholdFor(photos, Math.Max(1, photos / 1000.0)));
             WriteVerbose($"Threshold {threshold:F3} for {Plural.Of(photos, "photo")}: about {calibration.ExpectedFalsePairs(threshold, photos):F1} " +
                          $"false pairs expected, {calibration.Recall(threshold):P1} of edited copies found (models/MODEL.md).");
         }

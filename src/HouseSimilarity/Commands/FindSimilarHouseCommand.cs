@@ -65,7 +65,7 @@ public sealed class FindSimilarHouseCommand : HouseCollectionCmdletBase
     protected override void BeginProcessing()
     {
         // The model first: a damaged one stops the command before a store is opened.
-        _threshold = double.IsNaN(Threshold) ? Embedder.Model.DuplicateThreshold : Threshold;
+        _threshold = double.IsNaN(Threshold) ? Model.DuplicateThreshold : Threshold;
         _progress = new PhotoProgress(this, "Searching for similar photos");
     }
 
