@@ -52,7 +52,15 @@ internal sealed class HnswIndex : IDisposable
     public static HnswIndex Load(string file, IndexRecord expected, int dimension)
     {
         Check(file, expected);
-        var index = new HnswIndex(new USearchIndex(file, view: false), file);
+        HnswIndex index;
+        try
+        {
+            index = new HnswIndex(new USearchIndex(file, view: false), file);
+        }
+        catch (USearchException e)
+        {
+            throw new InvalidDataException($"the index file '{file}' cannot be read: {e.Message}", e);
+        }
         index.Check(expected, dimension);
         return index;
     }

@@ -573,8 +573,10 @@ public sealed class LocalStore : IHouseStore
                     seenRemoved.Add(reader.GetInt64(0));
                 }
             }
+            index = catchUp ? LoadOrNull(basis!, state.Dimension) ?? HnswIndex.New(state.Dimension) : HnswIndex.New(state.Dimension);
+            // A file that could not be read whole after all is replaced by a new graph of every row.
+            catchUp = index.Count > 0;
             covered = catchUp ? basis!.CoveredKey : 0;
-            index = catchUp ? HnswIndex.Load(HnswIndex.PathFor(_file, Collection, basis!.Token), basis, state.Dimension) : HnswIndex.New(state.Dimension);
             try
             {
                 foreach (long key in catchUp ? seenRemoved : [])
@@ -643,6 +645,18 @@ public sealed class LocalStore : IHouseStore
             transaction.Commit();
         }
         RemoveIndexFiles(except: written.Token);
+    }
+
+    private HnswIndex? LoadOrNull(IndexRecord record, int dimension)
+    {
+        try
+        {
+            return HnswIndex.Load(HnswIndex.PathFor(_file, Collection, record.Token), record, dimension);
+        }
+        catch (InvalidDataException)
+        {
+            return null;
+        }
     }
 
     /// <summary>The collection's other index files: replaced ones, and any a killed writer left.</summary>
