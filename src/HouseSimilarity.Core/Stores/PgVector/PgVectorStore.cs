@@ -296,11 +296,19 @@ public class PgVectorStore : IHouseStore
                 });
             }
         }
-        foreach (var collection in result)
+        foreach (var collection in result.ToList())
         {
             await using var count = new NpgsqlCommand(
                 $"SELECT count(*) FROM {Quote(TableName(collection.Name))}", connection);
-            collection.Count = Convert.ToInt64(await count.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
+            try
+            {
+                collection.Count = Convert.ToInt64(await count.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UndefinedTable)
+            {
+                // Dropped by another client since its metadata row was read.
+                result.Remove(collection);
+            }
         }
         return result;
     }
