@@ -35,17 +35,19 @@
       once per model, embeds the 1200 development photos (about 80 s). 30k, both backends: measured about 2 min.
     - 100k: estimated 5 to 8 minutes, from the 100k store and duplicate benchmarks: Find-HouseDuplicate about 45 s on
       Local and 95 s on PgVector, the HNSW build 15 to 30 s, the rest a few seconds each.
-    - 1M: estimated 1.5 to 2.5 hours. Find-HouseDuplicate dominates: about 16 minutes or more on PgVector (10x its
-      100k time), and on Local up to about 75 minutes while the embedded store scans exactly (its pass grows with the
-      square of the size; with an approximate index it should fall to minutes). PgVector's HNSW build at 1M does not
-      fit in 512MB of maintenance_work_mem: -MaintenanceWorkMem 2GB makes it several times faster where the memory is
-      there. Disk: about 0.7 GB for the Local file and 1.5 to 2 GB for PgVector's table and index.
+    - 1M, Local: measured 18 minutes (the HNSW build about 7, Find-HouseDuplicate about 10). 1M, PgVector: the HNSW
+      build does not fit in 512MB of maintenance_work_mem: -MaintenanceWorkMem 2GB makes it several times faster where
+      the memory is there. Disk: about 1.3 GB for the Local file and its index, 1.5 to 2 GB for PgVector's table and index.
     Run the big sizes on a quiet machine, one size per run if need be (-Sizes 1000000 -Backends Local): each run
-    appends its own table, which says which sizes and backends it holds and the command that made it.
+    appends its own table, which says which sizes and backends it holds and the commands that made it; -Include puts
+    the columns of earlier runs (their runs.json) into it, for one table of every size.
 .PARAMETER Sizes
     Collection sizes, in vectors; each at least the number of real embeddings (1200 development photos).
 .PARAMETER Backends
     Local, PgVector or both (the default).
+.PARAMETER Include
+    runs.json files of earlier runs (under their -Work) whose columns the table shows beside this run's, ordered by
+    size; they must have measured the same model. A size and backend this run measures again is this run's.
 .PARAMETER Keep
     Keeps each collection (the store file under -Work, the PgVector table) instead of removing it after its size.
 .EXAMPLE
@@ -69,6 +71,7 @@ param(
     [string] $MaintenanceWorkMem = '512MB',
     [string] $Work = (Join-Path $PSScriptRoot '..' 'out' 'bench' 'scaling'),
     [switch] $Keep,
+    [string[]] $Include = @(),
     [string] $Results = (Join-Path $PSScriptRoot 'RESULTS.md')
 )
 $ErrorActionPreference = 'Stop'
@@ -84,6 +87,11 @@ $Backends = @($Backends -split ',' | ForEach-Object {
         $known = @('Local', 'PgVector') | Where-Object { $_ -eq $name }
         if (-not $known) { throw "-Backends: '$name' is not Local or PgVector." }
         $known
+    })
+# Checked now, not after hours of measuring.
+$Include = @($Include -split ',' | Where-Object { $_.Trim() } | ForEach-Object {
+        if (-not (Test-Path -LiteralPath $_.Trim() -PathType Leaf)) { throw "-Include: no runs.json at '$($_.Trim())'." }
+        (Resolve-Path -LiteralPath $_.Trim()).Path
     })
 $root = Resolve-Path (Join-Path $PSScriptRoot '..')
 . (Join-Path $PSScriptRoot 'BenchCommon.ps1')
@@ -102,6 +110,16 @@ New-Item -ItemType Directory -Force $Work | Out-Null
 $Work = Resolve-Path $Work
 $embeddings = Get-BenchEmbedding -Module $Module -Photos $Photos -Cache (Join-Path $root 'out' 'bench')
 $program = Join-Path $PSScriptRoot 'ScalingBenchmark.cs'
+$earlier = [ordered]@{}
+foreach ($file in $Include) {
+    $runsOfFile = Get-Content -Raw $file | ConvertFrom-Json -AsHashtable
+    foreach ($label in $runsOfFile.Keys) {
+        if ($runsOfFile[$label]['model_id'] -ne $embeddings.ModelId) {
+            throw "-Include ${file}: '$label' was measured with model '$($runsOfFile[$label]['model_id'])', not '$($embeddings.ModelId)'."
+        }
+        $earlier[$label] = $runsOfFile[$label]
+    }
+}
 
 function Invoke-Program([string] $Mode, [string[]] $Arguments) {
     $lines = & dotnet run -c Release $program -- $Mode --embeddings $embeddings.File --model-id $embeddings.ModelId `
@@ -175,12 +193,22 @@ foreach ($size in $Sizes) {
             if (-not $Keep) { Remove-Collection $backend $storeFile $collection }
         }
         $r['total_s'] = '{0:F0}' -f $clock.Elapsed.TotalSeconds
+        $r['command'] = $command
+        $r['model_id'] = $embeddings.ModelId
         Write-Host "[$label] $(($r.GetEnumerator() | Sort-Object Name | ForEach-Object { "$($_.Name)=$($_.Value)" }) -join ', ')"
         $runs[$label] = $r
         # Kept as measured, so that a long run's figures outlive a failure further on.
         $runs | ConvertTo-Json -Depth 3 | Set-Content (Join-Path $Work 'runs.json')
     }
 }
+
+# Earlier runs' columns, then every column in order of size (the embedded store first).
+foreach ($label in $earlier.Keys) {
+    if (-not $runs.Contains($label)) { $runs[$label] = $earlier[$label] }
+}
+$ordered = [ordered]@{}
+foreach ($label in @($runs.Keys | Sort-Object { [int]($_ -split ' ')[0] }, { ($_ -split ' ')[1] -ne 'Local' })) { $ordered[$label] = $runs[$label] }
+$runs = $ordered
 
 # The table: one column per size and backend, every cell a measured value.
 function Value($run, [string] $key) {
@@ -206,10 +234,10 @@ $first = $runs.Values | Select-Object -First 1
 $header = "| measure | $(($runs.Keys | ForEach-Object { $s, $b = $_ -split ' '; Fmt '{0:N0}, {1}' ([int]$s), ($b -eq 'Local' ? 'embedded (Local)' : 'PostgreSQL + pgvector') }) -join ' | ') |"
 $section = @"
 
-## $(Get-Date -AsUTC -Format 'yyyy-MM-dd HH:mm') UTC: scaling, $(($Sizes | ForEach-Object { Fmt '{0:N0}' $_ }) -join ' / ') vectors, $($Backends -join ' and ')
+## $(Get-Date -AsUTC -Format 'yyyy-MM-dd HH:mm') UTC: scaling, $(($runs.Keys | ForEach-Object { [int]($_ -split ' ')[0] } | Sort-Object -Unique | ForEach-Object { Fmt '{0:N0}' $_ }) -join ' / ') vectors, $(($runs.Keys | ForEach-Object { ($_ -split ' ')[1] } | Sort-Object -Unique) -join ' and ')
 
-Written by ``bench/Invoke-ScalingBenchmark.ps1`` (``bench/ScalingBenchmark.cs``) in $(Fmt '{0:F0}' ($runClock.Elapsed.TotalMinutes)) min. Machine: $machine.
-Reproduce: ``./build.ps1; $command``.
+Written by ``bench/Invoke-ScalingBenchmark.ps1`` (``bench/ScalingBenchmark.cs``); this run $(Fmt '{0:F0}' ($runClock.Elapsed.TotalMinutes)) min$(if ($Include) { ', with the columns of earlier runs on the same machine' }). Machine: $machine.
+Reproduce: ``./build.ps1; $(($runs.Values | ForEach-Object { Value $_ 'command' } | Select-Object -Unique) -join '; ')``.
 The collection: the $(Value $first 'real_vectors') development photos embedded with Get-HouseEmbedding (model ``$($embeddings.ModelId)``),
 then synthetic photos of other houses (a real embedding plus noise of norm 1.5..2.0; 2000 of them with 1 to 4 near copies),
 ingested through IHouseStore.UpsertAsync in batches of $(Value $first 'batch'), then FinishIngestAsync (its time is the index build).
