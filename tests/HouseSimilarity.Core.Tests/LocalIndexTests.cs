@@ -99,6 +99,43 @@ public sealed class LocalIndexTests : IDisposable
     }
 
     [Fact]
+    public async Task Where_the_index_library_does_not_load_every_search_is_exact_and_changes_still_reach_the_index()
+    {
+        Assert.True(HnswIndex.Available, "USearch's native library ships for this platform and must load");
+        var rng = new Random(16);
+        var records = Clustered(3_000, rng);
+        using (var store = Open())
+        {
+            await store.UpsertAsync(records);
+            Assert.True(await store.FinishIngestAsync());
+        }
+        string indexFile = Assert.Single(IndexFiles());
+
+        // The same store on a platform without the native library (linux-arm64, macOS x64).
+        using (var store = new LocalStore(File, CollectionName.Default, busyTimeout: 30, indexMinRows: MinRows, indexAvailable: () => false))
+        {
+            Assert.Equal("Exact", (await store.GetCollectionAsync())!.IndexType);
+            await store.UpsertAsync(Clustered(1_500, rng, prefix: "q"));
+            Assert.True(await store.RemoveAsync(records[5].Id));
+            Assert.False(await store.FinishIngestAsync());
+            Assert.Equal(indexFile, Assert.Single(IndexFiles()));
+            for (int q = 0; q < 20; q++)
+            {
+                var query = Near(records[rng.Next(records.Count)].Vector, rng, 0.1);
+                Assert.Equal(await Ids(store, query, 10, exact: true), await Ids(store, query, 10, exact: false));
+            }
+        }
+
+        // Back where it loads: the removal made there is honoured by the index, the added rows are found.
+        using (var store = Open())
+        {
+            Assert.DoesNotContain(records[5].Id, await Ids(store, records[5].Vector, 10, exact: false));
+            Assert.Equal("q000007", (await Ids(store, (await store.GetAsync("q000007"))!.Vector, 1, exact: false))[0]);
+            Assert.Equal(4_499, (await store.GetCollectionAsync())!.Count);
+        }
+    }
+
+    [Fact]
     public async Task Enough_changes_write_a_new_file_that_replaces_the_old_one()
     {
         var rng = new Random(13);

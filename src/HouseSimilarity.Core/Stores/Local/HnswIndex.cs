@@ -34,6 +34,25 @@ internal sealed class HnswIndex : IDisposable
         File = file;
     }
 
+    /// <summary>
+    /// Whether USearch's native library loads on this platform (its package ships Linux x64, Windows x64 and macOS
+    /// arm64): where it does not, the embedded store searches every collection exactly, as below the switch point.
+    /// </summary>
+    public static bool Available => LoadsHere.Value;
+
+    private static readonly Lazy<bool> LoadsHere = new(() =>
+    {
+        try
+        {
+            using var probe = new USearchIndex(MetricKind.L2sq, ScalarKind.Float32, 1, Connectivity, ExpansionAdd, ExpansionSearch);
+            return true;
+        }
+        catch (Exception e) when (e is TypeLoadException or BadImageFormatException or TypeInitializationException or USearchException)
+        {
+            return false;
+        }
+    });
+
     public static string PathFor(string storeFile, string collection, string token) => $"{storeFile}.{collection}.{token}.hnsw";
 
     /// <summary>Every index file of a collection, the temporary ones included.</summary>

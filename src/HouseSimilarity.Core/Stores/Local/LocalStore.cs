@@ -31,6 +31,7 @@ public sealed class LocalStore : IHouseStore
         int.TryParse(Environment.GetEnvironmentVariable("HOUSESIM_INDEX_MIN_ROWS"), out int rows) && rows > 0 ? rows : 20_000;
 
     private readonly int _indexMinRows;
+    private readonly Func<bool> _indexAvailable;
 
     private readonly SqliteConnection _connection = null!;
     private readonly string _file;
@@ -50,10 +51,12 @@ public sealed class LocalStore : IHouseStore
 
     /// <param name="busyTimeout">Seconds to wait for another writer before failing with <see cref="StoreFailure.Busy"/>.</param>
     /// <param name="indexMinRows">Where searches start to use the index (<see cref="DefaultIndexMinRows"/> when null).</param>
-    internal LocalStore(string? file, string collection, int busyTimeout, int? indexMinRows = null)
+    /// <param name="indexAvailable">Whether the index library runs here (<see cref="HnswIndex.Available"/> when null).</param>
+    internal LocalStore(string? file, string collection, int busyTimeout, int? indexMinRows = null, Func<bool>? indexAvailable = null)
     {
         Collection = CollectionName.Validate(collection);
         _indexMinRows = indexMinRows ?? DefaultIndexMinRows;
+        _indexAvailable = indexAvailable ?? (() => HnswIndex.Available);
         _file = Path.GetFullPath(file ?? DefaultFile);
         // What this constructor made, removed again if the store cannot be created (a full disk must not leave an empty file).
         string? newFolder = FirstMissingFolder(Path.GetDirectoryName(_file)!);
@@ -221,7 +224,7 @@ public sealed class LocalStore : IHouseStore
             {
                 Name = reader.GetString(0), ModelId = reader.GetString(1), Dimension = reader.GetInt32(2),
                 Count = reader.GetInt64(3), Backend = Backend, Location = _file, Metric = "L2, L1",
-                IndexType = reader.GetBoolean(4) ? nameof(VectorIndexType.Hnsw) : nameof(VectorIndexType.Exact),
+                IndexType = reader.GetBoolean(4) && _indexAvailable() ? nameof(VectorIndexType.Hnsw) : nameof(VectorIndexType.Exact),
             });
         }
         return result;
@@ -381,7 +384,7 @@ public sealed class LocalStore : IHouseStore
             using (var transaction = _connection.BeginTransaction(deferred: true))
             {
                 var state = ReadState();
-                if (state is null || state.Rows < _indexMinRows)
+                if (state is null || state.Rows < _indexMinRows || !_indexAvailable())
                 {
                     return null;
                 }
@@ -528,7 +531,7 @@ public sealed class LocalStore : IHouseStore
         using (var transaction = _connection.BeginTransaction(deferred: true))
         {
             state = ReadState();
-            if (state is null || state.Rows < _indexMinRows)
+            if (state is null || state.Rows < _indexMinRows || !_indexAvailable())
             {
                 return false;
             }
