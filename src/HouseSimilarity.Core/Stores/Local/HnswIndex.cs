@@ -68,30 +68,18 @@ internal sealed class HnswIndex : IDisposable
         new(new USearchIndex(MetricKind.L2sq, ScalarKind.Float32, (ulong)dimension, Connectivity, ExpansionAdd, ExpansionSearch), "");
 
     /// <summary>Reads a file whole, to add to it and save it under a new name.</summary>
-    public static HnswIndex Load(string file, IndexRecord expected, int dimension)
-    {
-        Check(file, expected);
-        HnswIndex index;
-        try
-        {
-            index = new HnswIndex(new USearchIndex(file, view: false), file);
-        }
-        catch (USearchException e)
-        {
-            throw new InvalidDataException($"the index file '{file}' cannot be read: {e.Message}", e);
-        }
-        index.Check(expected, dimension);
-        return index;
-    }
+    public static HnswIndex Load(string file, IndexRecord expected, int dimension) => Open(file, expected, dimension, view: false);
 
     /// <summary>Maps a file for searching; throws <see cref="InvalidDataException"/> when it is not the file the store recorded.</summary>
-    public static HnswIndex OpenView(string file, IndexRecord expected, int dimension)
+    public static HnswIndex OpenView(string file, IndexRecord expected, int dimension) => Open(file, expected, dimension, view: true);
+
+    private static HnswIndex Open(string file, IndexRecord expected, int dimension, bool view)
     {
         Check(file, expected);
         HnswIndex index;
         try
         {
-            index = new HnswIndex(new USearchIndex(file, view: true), file);
+            index = new HnswIndex(new USearchIndex(file, view), file);
         }
         catch (USearchException e)
         {
