@@ -71,6 +71,28 @@ public sealed class LocalIndexTests : IDisposable
     }
 
     [Fact]
+    public async Task Identical_copies_cut_by_top_are_the_ones_exact_search_keeps()
+    {
+        var rng = new Random(17);
+        var records = Clustered(3_000, rng);
+        float[] copied = records[100].Vector;
+        // Byte-identical re-uploads: one distance, so the Id decides which of them a top of 3 keeps.
+        records.AddRange(new[] { "copy-e", "copy-b", "copy-d", "copy-a", "copy-c" }.Select(id => Record(id, copied)));
+        using var store = Open();
+        await store.UpsertAsync(records);
+        Assert.True(await store.FinishIngestAsync());
+        var query = Near(copied, rng, 0.05);
+        foreach (int top in new[] { 1, 3, 6, 10 })
+        {
+            Assert.Equal(await Ids(store, query, top, exact: true), await Ids(store, query, top, exact: false));
+        }
+        Assert.Equal(["copy-a", "copy-b", "copy-c"], (await Ids(store, copied, 3, exact: false)).ToArray());
+        // A longer candidate list, as a caller may ask: the same answer here, with the same distances.
+        var longer = await store.SearchAsync(query, 10, new SearchOptions { Candidates = 400 });
+        Assert.Equal(await store.SearchAsync(query, 10, new SearchOptions { Exact = true }), longer);
+    }
+
+    [Fact]
     public async Task Rows_added_replaced_and_removed_after_the_index_was_written_are_searched_as_they_are_now()
     {
         var rng = new Random(12);

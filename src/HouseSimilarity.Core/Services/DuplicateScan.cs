@@ -15,6 +15,12 @@ public sealed record DuplicateScanOptions
     public IReadOnlyList<KeeperRule> KeepBy { get; init; } = DuplicateScan.DefaultKeepBy;
     /// <summary>Neighbours asked per photo at first; photos whose neighbours are all duplicates are asked again for more.</summary>
     public int Neighbours { get; init; } = 16;
+    /// <summary>
+    /// Candidates an approximate index weighs per photo (<see cref="SearchOptions.Candidates"/>). Near copies are the
+    /// nearest of neighbours and one search runs per photo, so fewer than for a search of similar houses: 64 keeps a
+    /// scan of 1M photos on the embedded store under 10 minutes on 2 cores (bench/RESULTS.md).
+    /// </summary>
+    public int? Candidates { get; init; } = 64;
     /// <summary>Query photos per batched search.</summary>
     public int BatchSize { get; init; } = 256;
     /// <summary>The calibrated duplicate probability of a distance, for the pairs and groups; null: none.</summary>
@@ -272,7 +278,7 @@ public sealed class DuplicateScan(IHouseStore store, HouseStoreReference source)
         int k = Math.Min(options.Neighbours, store.Capabilities.MaxK);
         // No distance bound: the nearest neighbour beyond the threshold still counts, for the histogram. The store's own
         // search: exact on the embedded store, the index on servers (an exact scan per photo would be quadratic there).
-        var search = new SearchOptions();
+        var search = new SearchOptions { Candidates = options.Candidates };
         bool first = true;
         while (pending.Count > 0)
         {

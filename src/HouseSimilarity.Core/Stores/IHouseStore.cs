@@ -88,6 +88,11 @@ public sealed record SearchOptions
     public double? MaxDistance { get; init; }
     /// <summary>Scan every vector instead of using an approximate index (where <see cref="StoreCapabilities.ExactSearch"/>).</summary>
     public bool Exact { get; init; }
+    /// <summary>
+    /// Candidates an approximate index weighs per query (HNSW's ef), where a search may choose it (the embedded store):
+    /// more finds more of the true neighbours, more slowly. Null: the store's default.
+    /// </summary>
+    public int? Candidates { get; init; }
 }
 
 /// <summary>What a backend can promise; shared code reads this instead of knowing backends.</summary>
