@@ -35,6 +35,16 @@ public sealed class LocalIndexTests : IDisposable
         return v;
     }
 
+    /// <summary>A closed store of 3,000 clustered photos with its index written.</summary>
+    private async Task<List<HouseEmbedding>> IndexedStore(Random rng)
+    {
+        var records = Clustered(3_000, rng);
+        using var store = Open();
+        await store.UpsertAsync(records);
+        Assert.True(await store.FinishIngestAsync());
+        return records;
+    }
+
     private string[] IndexFiles(string store = "houses.db") => Directory.GetFiles(_dir, $"{store}.default.*.hnsw*");
 
     private static async Task<List<string>> Ids(LocalStore store, float[] query, int k, bool exact) =>
@@ -125,12 +135,7 @@ public sealed class LocalIndexTests : IDisposable
     {
         Assert.True(HnswIndex.Available, "USearch's native library ships for this platform and must load");
         var rng = new Random(16);
-        var records = Clustered(3_000, rng);
-        using (var store = Open())
-        {
-            await store.UpsertAsync(records);
-            Assert.True(await store.FinishIngestAsync());
-        }
+        var records = await IndexedStore(rng);
         string indexFile = Assert.Single(IndexFiles());
 
         // The same store on a platform without the native library (linux-arm64, macOS x64).
@@ -186,12 +191,7 @@ public sealed class LocalIndexTests : IDisposable
     public async Task An_index_file_that_does_not_agree_with_the_rows_is_never_used_and_is_built_again(string damage)
     {
         var rng = new Random(14);
-        var records = Clustered(3_000, rng);
-        using (var store = Open())
-        {
-            await store.UpsertAsync(records);
-            Assert.True(await store.FinishIngestAsync());
-        }
+        var records = await IndexedStore(rng);
         string file = Assert.Single(IndexFiles());
         switch (damage)
         {
