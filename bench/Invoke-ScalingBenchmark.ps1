@@ -33,11 +33,11 @@
     - 10k, both backends: measured 43 s to 1 min 13 s in three runs (Local 17 to 30 s, PgVector 25 to 40 s, the rest
       the embeddings cache check and the table); the first run also builds bench/ScalingBenchmark.cs (about 20 s) and,
       once per model, embeds the 1200 development photos (about 80 s). 30k, both backends: measured about 2 min.
-    - 100k: estimated 5 to 8 minutes, from the 100k store and duplicate benchmarks: Find-HouseDuplicate about 45 s on
-      Local and 95 s on PgVector, the HNSW build 15 to 30 s, the rest a few seconds each.
-    - 1M, Local: measured 18 minutes (the HNSW build about 7, Find-HouseDuplicate about 10). 1M, PgVector: the HNSW
-      build does not fit in 512MB of maintenance_work_mem: -MaintenanceWorkMem 2GB makes it several times faster where
-      the memory is there. Disk: about 1.3 GB for the Local file and its index, 1.5 to 2 GB for PgVector's table and index.
+    - 100k: measured 1 minute on Local and 4 to 5 minutes on PgVector (Find-HouseDuplicate 184 to 226 s there).
+    - 1M, Local: measured 13 and 18 minutes in two runs (the HNSW build 6 to 7, Find-HouseDuplicate 7 to 10). 1M,
+      PgVector: measured 106 minutes, 99 of them Find-HouseDuplicate (one connection: one server core); the HNSW build
+      does not fit in 512MB of maintenance_work_mem: -MaintenanceWorkMem 2GB makes it several times faster where the
+      memory is there (305 s). Disk: about 1.3 GB for the Local file and its index, 1.5 to 2 GB for PgVector's table and index.
     Run the big sizes on a quiet machine, one size per run if need be (-Sizes 1000000 -Backends Local): each run
     appends its own table, which says which sizes and backends it holds and the commands that made it; -Include puts
     the columns of earlier runs (their runs.json) into it, for one table of every size.
